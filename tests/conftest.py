@@ -1,0 +1,31 @@
+"""Test set-up shared by every test: quiet TensorFlow, backend selection."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402  (after the log level is set)
+import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) TensorFlow-only tests under another backend.
+
+    `.ci/run` runs the layer tests a second time with KERAS_BACKEND=jax; the
+    SavedModel-export tests belong to the TensorFlow run alone.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("tensorflow_only") else kept).append(
+            item
+        )
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(1337)

@@ -1,0 +1,91 @@
+"""SavedModel export of the zoo layers: core TF ops only, and the artifact
+runs in a fresh Python process that never imports `zoo`."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from training.graph_ops import non_core_ops, saved_model_ops
+from zoo.layers import GRU, LSTM
+
+pytestmark = pytest.mark.tensorflow_only
+
+# Loads the SavedModel, runs its serving signature, and proves `zoo` was
+# never imported.
+RELOAD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    export_dir, inputs, outputs = sys.argv[1:]
+    loaded = tf.saved_model.load(export_dir)
+    serve = loaded.signatures["serving_default"]
+    (name, spec), = serve.structured_input_signature[1].items()
+    result = serve(**{name: tf.constant(np.load(inputs))})
+    np.save(outputs, next(iter(result.values())).numpy())
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "zoo")))
+    """
+)
+
+
+def every_family_model():
+    """One model that stacks a layer of every family and convention."""
+    inputs = keras.Input((None, 5), name="sequences")
+    x = keras.layers.Masking(0.0)(inputs)
+    x = LSTM(6, return_sequences=True)(x)
+    x = LSTM(6, variant="vanilla", return_sequences=True)(x)
+    x = keras.layers.Bidirectional(GRU(4, reset_after=False, return_sequences=True))(x)
+    x = LSTM(5, variant="FGR", return_sequences=True, go_backwards=True)(x)
+    x = LSTM(5, variant="CIFG", return_sequences=True)(x)
+    x = GRU(3)(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def test_export_runs_without_zoo_and_uses_core_ops_only(tmp_path):
+    model = every_family_model()
+    x = np.random.default_rng(0).normal(size=(4, 7, 5)).astype("float32")
+    x[1, 5:] = 0.0  # padded steps, masked by Masking
+    # Peepholes start at zero; give them values so the export must carry them.
+    for layer in model.layers:
+        for weight in layer.weights:
+            if "peephole" in weight.path:
+                weight.assign(np.full(weight.shape, 0.3, "float32"))
+    expected = model.predict(x, verbose=0)
+
+    export_dir = tmp_path / "export"
+    model.export(str(export_dir), verbose=False)
+
+    ops = saved_model_ops(export_dir)
+    assert "While" in ops or "StatelessWhile" in ops
+    assert non_core_ops(ops) == []
+
+    np.save(tmp_path / "x.npy", x)
+    run = subprocess.run(
+        [sys.executable, "-c", RELOAD, str(export_dir), str(tmp_path / "x.npy"),
+         str(tmp_path / "y.npy")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+
+
+def test_non_core_ops_are_reported():
+    assert non_core_ops(["MatMul", "CudnnRNNV3", "EagerPyFunc", "MadeUpOp"]) == [
+        "CudnnRNNV3",
+        "EagerPyFunc",
+        "MadeUpOp",
+    ]
+
+
+def test_saved_model_ops_names_a_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        saved_model_ops(tmp_path)

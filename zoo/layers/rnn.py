@@ -1,0 +1,296 @@
+"""What every zoo recurrent layer shares: the cell base and the layer base.
+
+`RecurrentCell` holds the arguments every cell family takes (units,
+activations, initializers, regularizers, constraints, dropout, seed) and
+their serialization, so that `lstm.py` and `gru.py` contain only what makes
+each family different: its weights and its step equations.
+
+`RNN` is `keras.layers.RNN` with the input checks a user expects (rank-3
+input, a `(batch, time)` mask) and a flat `get_config()` (the cell's
+arguments sit beside the layer's, as in `keras.layers.LSTM`). The time loop
+itself is Keras's: every family runs its step function through this one
+class, which is where a faster recurrence engine belongs.
+"""
+
+import keras
+from keras import ops
+# Keras's RNN layer pre-generates dropout masks (one per sequence, reused at
+# every step, as the JAX backend needs a stateless loop) only for cells that
+# derive from this mixin; it has no public alias in Keras 3.15.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+# Base-layer keys a cell's config carries that its layer sets for itself.
+_CELL_ONLY_KEYS = ("name", "trainable", "dtype")
+
+
+def check_positive_int(name, value):
+    """Raises `ValueError` unless `value` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def check_rate(name, value):
+    """Raises `ValueError` unless `value` is a float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"Argument `{name}` must be a float in [0, 1). "
+            f"Received: {name}={value!r}"
+        )
+    if not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"Argument `{name}` must be a float in [0, 1). "
+            f"Received: {name}={value!r}"
+        )
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base class of the zoo's cells: the arguments all families share.
+
+    Subclasses add their weights in `build()`, their equations in `call()`,
+    their own arguments to `get_config()`, and set `state_size`.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Squashing function of the cell input and output
+            (`tanh` by default).
+        recurrent_activation: Activation of the gates (`sigmoid`).
+        use_bias: Whether the layer uses bias vectors.
+        kernel_initializer: Initializer of the input weights `kernel`.
+        recurrent_initializer: Initializer of the recurrent weights
+            `recurrent_kernel`.
+        bias_initializer: Initializer of the bias.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            Regularizers of those weights.
+        kernel_constraint, recurrent_constraint, bias_constraint:
+            Constraints of those weights.
+        dropout: Float in [0, 1): fraction of the inputs dropped. One mask
+            per sequence, reused at every step (Gal & Ghahramani 2016).
+        recurrent_dropout: Float in [0, 1): fraction of the recurrent
+            state dropped, with one mask per sequence likewise.
+        seed: Random seed for dropout.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        check_positive_int("units", units)
+        check_rate("dropout", dropout)
+        check_rate("recurrent_dropout", recurrent_dropout)
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(
+            recurrent_initializer
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(
+            recurrent_regularizer
+        )
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.output_size = units
+
+    def add_kernel(self, input_dim, width):
+        """The input weights W: `(input_dim, width)`."""
+        return self.add_weight(
+            shape=(input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def add_recurrent_kernel(self, width, name="recurrent_kernel", rows=None):
+        """Recurrent weights R: `(rows or units, width)`."""
+        return self.add_weight(
+            shape=(rows or self.units, width),
+            name=name,
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def add_bias(self, shape, initializer=None):
+        """The bias b, or None when `use_bias=False`."""
+        if not self.use_bias:
+            return None
+        return self.add_weight(
+            shape=shape,
+            name="bias",
+            initializer=initializer or self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def dropped_inputs(self, inputs, h_tm1, training):
+        """Applies the per-sequence dropout masks to x(t) and h(t-1)."""
+        if training and self.dropout > 0.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and self.recurrent_dropout > 0.0:
+            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+        return inputs, h_tm1
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": keras.initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": keras.initializers.serialize(
+                self.bias_initializer
+            ),
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": keras.regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": keras.regularizers.serialize(
+                self.bias_regularizer
+            ),
+            "kernel_constraint": keras.constraints.serialize(
+                self.kernel_constraint
+            ),
+            "recurrent_constraint": keras.constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": keras.constraints.serialize(
+                self.bias_constraint
+            ),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class RNN(keras.layers.RNN):
+    """Base class of the zoo's recurrent layers.
+
+    A subclass builds its cell from its own arguments and passes it here
+    with the layer arguments below. `get_config()` returns the cell's
+    arguments and the layer's in one flat dict, so `from_config` is
+    `cls(**config)`.
+
+    Args:
+        cell: The zoo cell computing one time step.
+        return_sequences: Whether to return the output at every step
+            (`(batch, time, units)`) or only the last one (`(batch, units)`).
+        return_state: Whether to return the final states after the output.
+        go_backwards: Whether to process the sequence backwards and return
+            the reversed sequence.
+        stateful: Whether the last state of each sample in a batch is the
+            initial state of that sample in the next batch (needs a static
+            batch size; `reset_state()` zeroes it).
+        unroll: Whether to unroll the time loop (static lengths only).
+        zero_output_for_mask: Whether masked steps output zeros instead of
+            repeating the previous output.
+    """
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+        self.input_spec = keras.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if mask is not None:
+            _check_mask(self.name, sequences, mask)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        config["activity_regularizer"] = keras.regularizers.serialize(
+            self.activity_regularizer
+        )
+        cell_config = self.cell.get_config()
+        for key in _CELL_ONLY_KEYS:
+            cell_config.pop(key, None)
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _check_mask(layer_name, sequences, mask):
+    """A mask must be `(batch, time)`, matching the sequences it masks."""
+    mask_shape = tuple(mask.shape)
+    expected = tuple(sequences.shape[:2])
+    compatible = len(mask_shape) == 2 and all(
+        m is None or e is None or m == e for m, e in zip(mask_shape, expected)
+    )
+    if not compatible:
+        raise ValueError(
+            f"Argument `mask` of layer '{layer_name}' must have shape "
+            f"(batch, time) = {expected}, matching the input sequences. "
+            f"Received: mask.shape={mask_shape}"
+        )
