@@ -51,7 +51,7 @@ class GRUCell(RecurrentCell):
     Example:
 
     >>> rnn = keras.layers.RNN(GRUCell(4, reset_after=False))
-    >>> rnn(np.zeros((2, 5, 3))).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3))).shape)
     (2, 4)
     """
 
@@ -185,7 +185,7 @@ class GRU(RNN):
     Example:
 
     >>> x = np.random.random((8, 10, 3)).astype("float32")
-    >>> GRU(4, reset_after=False, return_sequences=True)(x).shape
+    >>> tuple(GRU(4, reset_after=False, return_sequences=True)(x).shape)
     (8, 10, 4)
     """
 

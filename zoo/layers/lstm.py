@@ -158,7 +158,7 @@ class LSTMCell(RecurrentCell):
 
     >>> cell = LSTMCell(4, variant="CIFG")
     >>> rnn = keras.layers.RNN(cell)
-    >>> rnn(np.zeros((2, 5, 3))).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3))).shape)
     (2, 4)
     """
 
@@ -369,12 +369,12 @@ class LSTM(RNN):
     Example:
 
     >>> x = np.random.random((8, 10, 3)).astype("float32")
-    >>> LSTM(4)(x).shape
+    >>> tuple(LSTM(4)(x).shape)
     (8, 4)
     >>> outputs, y, c = LSTM(4, variant="vanilla", return_sequences=True,
     ...                      return_state=True)(x)
-    >>> outputs.shape, y.shape, c.shape
-    ((8, 10, 4), (8, 4), (8, 4))
+    >>> [tuple(t.shape) for t in (outputs, y, c)]
+    [(8, 10, 4), (8, 4), (8, 4)]
     """
 
     def __init__(
