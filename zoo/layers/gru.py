@@ -83,9 +83,7 @@ class GRUCell(RecurrentCell):
             )
         super().__init__(
             units,
-            activation=activation,
             recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
@@ -101,6 +99,8 @@ class GRUCell(RecurrentCell):
             **kwargs,
         )
         self.reset_after = reset_after
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
         self.state_size = [units]
 
     def build(self, input_shape):
@@ -108,7 +108,7 @@ class GRUCell(RecurrentCell):
         self.kernel = self.add_kernel(input_shape[-1], 3 * self.units)
         self.recurrent_kernel = self.add_recurrent_kernel(3 * self.units)
         bias_shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        self.bias = self.add_bias(bias_shape)
+        self.bias = self.add_bias(bias_shape) if self.use_bias else None
 
     def call(self, inputs, states, training=False):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
@@ -153,7 +153,12 @@ class GRUCell(RecurrentCell):
         return h, [h]
 
     def get_config(self):
-        return {**super().get_config(), "reset_after": self.reset_after}
+        config = {
+            "reset_after": self.reset_after,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+        }
+        return {**super().get_config(), **config}
 
 
 @keras.saving.register_keras_serializable(package="zoo")

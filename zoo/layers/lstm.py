@@ -189,9 +189,7 @@ class LSTMCell(RecurrentCell):
     ):
         super().__init__(
             units,
-            activation=activation,
             recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
@@ -207,6 +205,8 @@ class LSTMCell(RecurrentCell):
             **kwargs,
         )
         self.variant = canonical_variant(variant)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
         self.spec = VARIANTS[self.variant]
         self.unit_forget_bias = unit_forget_bias
         self.peephole_initializer = keras.initializers.get(
@@ -225,7 +225,9 @@ class LSTMCell(RecurrentCell):
         width = len(self.spec.gates) * self.units
         self.kernel = self.add_kernel(input_shape[-1], width)
         self.recurrent_kernel = self.add_recurrent_kernel(width)
-        self.bias = self.add_bias((width,), self._bias_initializer())
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_bias((width,), self._bias_initializer())
         self.peephole_kernel = None
         if self.spec.peephole_gates:
             self.peephole_kernel = self.add_weight(
@@ -321,6 +323,8 @@ class LSTMCell(RecurrentCell):
     def get_config(self):
         config = {
             "variant": self.variant,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
             "peephole_initializer": keras.initializers.serialize(
                 self.peephole_initializer

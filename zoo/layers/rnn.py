@@ -50,14 +50,12 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the zoo's cells: the arguments all families share.
 
     Subclasses add their weights in `build()`, their equations in `call()`,
-    their own arguments to `get_config()`, and set `state_size`.
+    their own arguments (squashing functions, biases) to `get_config()`, and
+    set `state_size`.
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        activation: Squashing function of the cell input and output
-            (`tanh` by default).
         recurrent_activation: Activation of the gates (`sigmoid`).
-        use_bias: Whether the layer uses bias vectors.
         kernel_initializer: Initializer of the input weights `kernel`.
         recurrent_initializer: Initializer of the recurrent weights
             `recurrent_kernel`.
@@ -76,9 +74,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def __init__(
         self,
         units,
-        activation="tanh",
         recurrent_activation="sigmoid",
-        use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
@@ -98,9 +94,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         check_rate("recurrent_dropout", recurrent_dropout)
         super().__init__(**kwargs)
         self.units = units
-        self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
-        self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(
             recurrent_initializer
@@ -140,13 +134,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.recurrent_constraint,
         )
 
-    def add_bias(self, shape, initializer=None):
-        """The bias b, or None when `use_bias=False`."""
-        if not self.use_bias:
-            return None
+    def add_bias(self, shape, initializer=None, name="bias"):
+        """A bias vector b."""
         return self.add_weight(
             shape=shape,
-            name="bias",
+            name=name,
             initializer=initializer or self.bias_initializer,
             regularizer=self.bias_regularizer,
             constraint=self.bias_constraint,
@@ -169,11 +161,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
             "recurrent_activation": keras.activations.serialize(
                 self.recurrent_activation
             ),
-            "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),
