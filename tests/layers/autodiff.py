@@ -1,20 +1,16 @@
-"""Gradients of a layer's summed output, on whichever backend is active."""
+"""Gradients of a scalar loss of a layer's output, on the active backend."""
 
 import keras
 import numpy as np
 
 
-def gradients(layer, x, reduce_last_step=True):
-    """d/dθ Σ y for θ in `layer.trainable_weights`, as NumPy arrays.
+def last_step_sum(y):
+    """Σ y over the last time step: a loss that reaches back in time."""
+    return keras.ops.sum(y[:, -1])
 
-    With `reduce_last_step` the sum is over the last output only (the layer
-    must return sequences); otherwise over the whole output.
-    """
 
-    def loss(y):
-        y = y[:, -1] if reduce_last_step else y
-        return keras.ops.sum(y)
-
+def gradients(layer, x, loss=last_step_sum):
+    """d loss(layer(x)) / dθ for θ in `layer.trainable_weights`, as NumPy."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

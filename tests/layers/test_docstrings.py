@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.layers import gru, lstm
+from zoo.layers import gru, lstm, original_lstm
 
 
-@pytest.mark.parametrize("module", [lstm, gru], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [lstm, gru, original_lstm], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     globs = {**vars(module), "np": np, "keras": keras}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from training.graph_ops import non_core_ops, saved_model_ops
-from zoo.layers import GRU, LSTM
+from zoo.layers import GRU, LSTM, OriginalLSTM
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -37,6 +37,7 @@ def every_family_model():
     """One model that stacks a layer of every family and convention."""
     inputs = keras.Input((None, 5), name="sequences")
     x = keras.layers.Masking(0.0)(inputs)
+    x = OriginalLSTM(3, 2, input_gate_bias=[-1.0, -2.0, -3.0], return_sequences=True)(x)
     x = LSTM(6, return_sequences=True)(x)
     x = LSTM(6, variant="vanilla", return_sequences=True)(x)
     x = keras.layers.Bidirectional(GRU(4, reset_after=False, return_sequences=True))(x)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.layers import GRU, LSTM
+from zoo.layers import GRU, LSTM, OriginalLSTM
 
 # (factory, number of states) for one layer of each family and state layout.
 FAMILIES = {
@@ -18,6 +18,10 @@ FAMILIES = {
     "lstm-fgr": (lambda **kw: LSTM(4, variant="FGR", **kw), 3),
     "gru": (lambda **kw: GRU(4, **kw), 1),
     "gru-before": (lambda **kw: GRU(4, reset_after=False, **kw), 1),
+    "original-lstm": (lambda **kw: OriginalLSTM(2, block_size=2, **kw), 4),
+    "original-lstm-bptt": (
+        lambda **kw: OriginalLSTM(2, 2, truncated_gradient=False, **kw), 4
+    ),
 }
 family = pytest.mark.parametrize("name", sorted(FAMILIES))
 

@@ -4,10 +4,22 @@
   variants ("keras", "vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP",
   "CIFG", "FGR").
 - `gru.py`: `GRU` / `GRUCell`, both reset conventions.
+- `original_lstm.py`: `OriginalLSTM` / `OriginalLSTMCell`, the 1997 cell
+  (memory cell blocks, CEC, input/output gates, truncated gradient).
 - `rnn.py`: what they share (the cell base and the layer base).
 """
 
 from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.lstm import LSTM, VARIANTS, LSTMCell, LSTMVariant
+from zoo.layers.original_lstm import OriginalLSTM, OriginalLSTMCell
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "LSTMVariant", "VARIANTS"]
+__all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "LSTMVariant",
+    "OriginalLSTM",
+    "OriginalLSTMCell",
+    "VARIANTS",
+]
