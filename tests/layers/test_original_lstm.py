@@ -162,6 +162,38 @@ def test_the_cec_carries_error_back_without_decay():
     assert dh_simple[0] < 1e-3 * dh_simple[-1]
 
 
+def _full_bptt_carousel_errors(gate_bias, T=40):
+    """dL/ds_t of one full-BPTT block whose gates input 1 opens."""
+    cell = OriginalLSTMCell(1, 1, truncated_gradient=False)
+    cell.build((None, 2))
+    # Input 0 is a value written into the cell; input 1 opens both gates.
+    cell.kernel.assign(np.array([[0.0, 0.0, 1.0], [20.0, 20.0, 0.0]], "float32"))
+    cell.recurrent_kernel.assign(
+        np.random.default_rng(16).uniform(-1.0, 1.0, (3, 3)).astype("float32")
+    )
+    cell.b_in.assign([gate_bias])
+    cell.b_out.assign([gate_bias])
+    cell.b_c.assign([0.0])
+    x = np.zeros((2, T, 2), "float32")
+    x[:, :, 0] = np.random.default_rng(17).normal(size=(2, T))
+    x[:, [0, -1], 1] = 1.0  # open at the first step (write) and last (read)
+    head = keras.layers.Dense(1, kernel_initializer="ones")
+    head.build((None, 1))
+    _, ds = state_gradients(cell, head, x, np.ones((2, 1), "float32"), True)
+    return ds[1:-2]
+
+
+def test_a_gate_closed_cec_keeps_its_error_under_full_bptt_too():
+    """While a block's gates are shut it is an isolated carousel: even with
+    full BPTT, dL/ds_t stays constant along the stretch."""
+    closed = _full_bptt_carousel_errors(gate_bias=-10.0)
+    assert closed[0] > 1e-3
+    np.testing.assert_allclose(closed, closed[0], rtol=1e-3)
+    # With the gates open, full BPTT mixes in the recurrent paths.
+    opened = _full_bptt_carousel_errors(gate_bias=0.0)
+    assert np.ptp(opened) > 0.05 * np.abs(opened).max()
+
+
 def test_inputs_only_cell_without_output_gate_matches_its_equations():
     """Exp. 2a's cell: s(t) = s(t-1) + y_in(t) g(net_c(t)), y_c = h(s)."""
     x = np.random.default_rng(15).normal(size=(2, 5, 3)).astype("float32")
