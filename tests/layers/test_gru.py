@@ -7,14 +7,15 @@ import pytest
 
 from tests.layers import numpy_reference
 from tests.layers.autodiff import gradients
+from tests.layers.common import (
+    CONSTANTS,
+    SEQUENCE,
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+)
 from zoo.layers import GRU
 
-CONSTANTS = dict(
-    kernel_initializer=keras.initializers.Constant(0.01),
-    recurrent_initializer=keras.initializers.Constant(0.02),
-    bias_initializer=keras.initializers.Constant(0.03),
-)
-SEQUENCE = np.arange(72).reshape((3, 6, 4)).astype("float32")
 
 
 # Expected outputs from keras/src/layers/rnn/gru_test.py (test_correctness).
@@ -71,25 +72,6 @@ def test_keras_golden_values_with_masks_state_and_initial_state():
     )
 
 
-def _random_sequences(batch=4, steps=7, features=5):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, steps, features)).astype("float32")
-    mask = np.ones((batch, steps), dtype=bool)
-    mask[1, 5:] = False
-    mask[2, :2] = False
-    mask[3, 3] = False
-    return x, mask
-
-
-def _randomize(layers, x, scale=0.5):
-    for layer in layers:
-        layer(x[:, :1])
-    rng = np.random.default_rng(1)
-    weights = [rng.normal(scale=scale, size=w.shape) for w in layers[0].get_weights()]
-    for layer in layers:
-        layer.set_weights(weights)
-
-
 @pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
 @pytest.mark.parametrize(
     "options",
@@ -104,28 +86,22 @@ def _randomize(layers, x, scale=0.5):
 )
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
 def test_equals_keras_gru(reset_after, options, masked):
-    x, mask = _random_sequences()
+    x, mask = random_sequences()
     reference = keras.layers.GRU(6, reset_after=reset_after, **options)
     layer = GRU(6, reset_after=reset_after, **options)
-    _randomize([reference, layer], x)
+    share_random_weights([reference, layer], x)
     assert [(w.name, w.shape) for w in layer.weights] == [
         (w.name, w.shape) for w in reference.weights
     ]
     kwargs = {"mask": mask} if masked else {}
-    expected = keras.tree.flatten(reference(x, **kwargs))
-    actual = keras.tree.flatten(layer(x, **kwargs))
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(e), atol=1e-5
-        )
+    assert_same_outputs(layer(x, **kwargs), reference(x, **kwargs))
 
 
 def test_bidirectional_equals_keras():
-    x, mask = _random_sequences()
+    x, mask = random_sequences()
     reference = keras.layers.Bidirectional(keras.layers.GRU(3), merge_mode="sum")
     layer = keras.layers.Bidirectional(GRU(3), merge_mode="sum")
-    _randomize([reference, layer], x)
+    share_random_weights([reference, layer], x)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer(x, mask=mask)),
         keras.ops.convert_to_numpy(reference(x, mask=mask)),
@@ -137,7 +113,7 @@ def test_bidirectional_equals_keras():
 def test_forward_and_gradient_match_numpy_equations(reset_after):
     x = np.random.default_rng(5).normal(size=(2, 5, 3)).astype("float32")
     layer = GRU(3, reset_after=reset_after, return_sequences=True)
-    _randomize([layer], x, scale=0.6)
+    share_random_weights([layer], x, scale=0.6)
     kernel, recurrent, bias = [
         w.astype("float64") for w in layer.get_weights()
     ]

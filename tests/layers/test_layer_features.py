@@ -149,8 +149,22 @@ def test_mixed_precision(name, policy):
 def test_get_config_holds_every_constructor_argument(name):
     layer = make(name, return_sequences=True, dropout=0.1, seed=3)
     config = layer.get_config()
-    parameters = set(inspect.signature(type(layer).__init__).parameters)
-    missing = parameters - set(config) - {"self", "kwargs"}
+    # The layer takes its own RNN arguments and every argument of its cell
+    # and of the cell's base classes.
+    signatures = [type(layer).__init__] + [
+        cls.__init__ for cls in type(layer.cell).__mro__
+        if cls.__module__.startswith("zoo.")
+    ]
+    parameters = {
+        name
+        for function in signatures
+        for name, p in inspect.signature(function).parameters.items()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name != "self"
+    }
+    assert "units" in parameters or "blocks" in parameters
+    missing = parameters - set(config)
+    if "blocks" in parameters:
+        missing -= {"units"}  # derived: blocks * block_size
     assert not missing
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
@@ -180,6 +194,12 @@ def test_wrong_input_rank_is_rejected(name):
     layer = make(name)
     with pytest.raises(ValueError, match="expected ndim=3, found ndim=2"):
         layer(np.zeros((3, 5), "float32"))
+
+
+@family
+def test_unknown_argument_is_named(name):
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments.*'colour'"):
+        make(name, colour="red")
 
 
 @family

@@ -7,14 +7,15 @@ import pytest
 
 from tests.layers import numpy_reference
 from tests.layers.autodiff import gradients
+from tests.layers.common import (
+    CONSTANTS,
+    SEQUENCE,
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+)
 from zoo.layers import LSTM, VARIANTS
 
-CONSTANTS = dict(
-    kernel_initializer=keras.initializers.Constant(0.01),
-    recurrent_initializer=keras.initializers.Constant(0.02),
-    bias_initializer=keras.initializers.Constant(0.03),
-)
-SEQUENCE = np.arange(72).reshape((3, 6, 4)).astype("float32")
 
 
 # Expected outputs from keras/src/layers/rnn/lstm_test.py (test_correctness),
@@ -85,25 +86,6 @@ def test_keras_golden_values_stateful_and_initial_state():
     )
 
 
-def _random_sequences(batch=4, steps=7, features=5):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, steps, features)).astype("float32")
-    # Right-padded, left-padded and fully visible rows.
-    mask = np.ones((batch, steps), dtype=bool)
-    mask[1, 5:] = False
-    mask[2, :2] = False
-    mask[3, 3] = False
-    return x, mask
-
-
-def _copy_weights(source, target, x):
-    source(x[:, :1]), target(x[:, :1])  # build both
-    rng = np.random.default_rng(1)
-    weights = [rng.normal(scale=0.5, size=w.shape) for w in source.get_weights()]
-    source.set_weights(weights)
-    target.set_weights(weights)
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -118,23 +100,16 @@ def _copy_weights(source, target, x):
 )
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
 def test_equals_keras_lstm(options, masked):
-    x, mask = _random_sequences()
+    x, mask = random_sequences()
     reference = keras.layers.LSTM(6, **options)
     layer = LSTM(6, **options)
-    _copy_weights(reference, layer, x)
+    share_random_weights([reference, layer], x)
     kwargs = {"mask": mask} if masked else {}
-    expected = keras.tree.flatten(reference(x, **kwargs))
-    actual = keras.tree.flatten(layer(x, **kwargs))
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(e),
-            atol=1e-5,
-        )
+    assert_same_outputs(layer(x, **kwargs), reference(x, **kwargs))
 
 
 def test_weights_match_keras_names_and_shapes():
-    x, _ = _random_sequences()
+    x, _ = random_sequences()
     reference, layer = keras.layers.LSTM(6), LSTM(6)
     reference(x), layer(x)
     assert [(w.name, w.shape) for w in layer.weights] == [
@@ -146,12 +121,12 @@ def test_weights_match_keras_names_and_shapes():
 
 
 def test_bidirectional_equals_keras():
-    x, mask = _random_sequences()
+    x, mask = random_sequences()
     reference = keras.layers.Bidirectional(
         keras.layers.LSTM(3, return_sequences=True)
     )
     layer = keras.layers.Bidirectional(LSTM(3, return_sequences=True))
-    _copy_weights(reference, layer, x)
+    share_random_weights([reference, layer], x)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer(x, mask=mask)),
         keras.ops.convert_to_numpy(reference(x, mask=mask)),

@@ -38,10 +38,13 @@ class GRUCell(RecurrentCell):
             default; cuDNN/PyTorch/Keras) or before it (False; Cho et al.
             v3).
         activation: Activation of the candidate state (tanh).
-        recurrent_activation: σ, the gates' activation (sigmoid).
-        use_bias, kernel_initializer, recurrent_initializer,
-        bias_initializer, *_regularizer, *_constraint, dropout,
-        recurrent_dropout, seed: As in `zoo.layers.LSTMCell`.
+        use_bias: Whether the layer has biases.
+        **kwargs: The arguments every zoo cell takes (`RecurrentCell`):
+            `recurrent_activation` (σ of the gates, sigmoid),
+            `kernel_initializer`, `recurrent_initializer`,
+            `bias_initializer`, their regularizers and constraints,
+            `dropout`, `recurrent_dropout`, `seed`; and Keras's layer
+            arguments.
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`, x^t.
@@ -56,48 +59,14 @@ class GRUCell(RecurrentCell):
     """
 
     def __init__(
-        self,
-        units,
-        reset_after=True,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
+        self, units, reset_after=True, activation="tanh", use_bias=True, **kwargs
     ):
         if not isinstance(reset_after, bool):
             raise ValueError(
                 "Argument `reset_after` must be True or False. "
                 f"Received: reset_after={reset_after!r}"
             )
-        super().__init__(
-            units,
-            recurrent_activation=recurrent_activation,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(units, **kwargs)
         self.reset_after = reset_after
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -174,12 +143,11 @@ class GRU(RNN):
         reset_after: True (default): reset gate after the recurrent matmul,
             with a recurrent bias (cuDNN/PyTorch/Keras). False: before it
             (Cho et al. v3).
-        activation, recurrent_activation, use_bias, kernel_initializer,
-        recurrent_initializer, bias_initializer, *_regularizer, *_constraint,
-        dropout, recurrent_dropout, seed: As in `GRUCell`.
-        activity_regularizer: Regularizer of the layer's output.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `keras.layers.RNN`.
+        **kwargs: Every other argument of `GRUCell` (activation, biases,
+            initializers, regularizers, constraints, dropout, seed), of
+            `keras.layers.RNN` (`return_sequences`, `return_state`,
+            `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`),
+            and of a Keras layer (`name`, `dtype`, `activity_regularizer`).
 
     Call arguments:
         inputs: A 3D tensor `(batch, time, features)`.
@@ -194,67 +162,8 @@ class GRU(RNN):
     (8, 10, 4)
     """
 
-    def __init__(
-        self,
-        units,
-        reset_after=True,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = GRUCell(
-            units,
-            reset_after=reset_after,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="gru_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+    cell_class = GRUCell
+    cell_name = "gru_cell"
 
     @property
     def reset_after(self):

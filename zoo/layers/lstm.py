@@ -127,26 +127,22 @@ class LSTMCell(RecurrentCell):
             module docstring and `docs/layers.md`.
         activation: g and h (tanh). NIAF replaces g, NOAF replaces h, by the
             identity.
-        recurrent_activation: σ, the gates' activation (sigmoid).
         use_bias: Whether the gates and block input have biases.
-        kernel_initializer: Initializer of W (`kernel`).
-        recurrent_initializer: Initializer of R (`recurrent_kernel`) and,
-            for FGR, of the gate-to-gate weights (`gate_recurrent_kernel`).
-        bias_initializer: Initializer of b (`bias`).
         unit_forget_bias: If True, b_f starts at exactly 1.0 (Jozefowicz et
             al. 2015), as in Keras; only for variants with their own forget
             gate.
         peephole_initializer: Initializer of the peephole weights
             (`peephole_kernel`, rows [p_i, p_f, p_o]). Zeros by default, so
             a new cell starts out as its no-peephole counterpart.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        peephole_regularizer: Regularizers of those weights.
-        kernel_constraint, recurrent_constraint, bias_constraint,
-        peephole_constraint: Constraints of those weights.
-        dropout: Fraction of the inputs x^t dropped (one mask per sequence).
-        recurrent_dropout: Fraction of y^{t-1} dropped (one mask per
-            sequence).
-        seed: Random seed for dropout.
+        peephole_regularizer, peephole_constraint: Regularizer and
+            constraint of the peephole weights.
+        **kwargs: The arguments every zoo cell takes (`RecurrentCell`):
+            `recurrent_activation` (σ, sigmoid), `kernel_initializer` (W,
+            glorot_uniform), `recurrent_initializer` (R and, for FGR,
+            `gate_recurrent_kernel`; orthogonal), `bias_initializer` (b,
+            zeros), their regularizers and constraints, `dropout` (on x^t),
+            `recurrent_dropout` (on y^{t-1}), `seed`; and Keras's layer
+            arguments.
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`, x^t.
@@ -167,43 +163,14 @@ class LSTMCell(RecurrentCell):
         units,
         variant="keras",
         activation="tanh",
-        recurrent_activation="sigmoid",
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
         unit_forget_bias=True,
         peephole_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
         peephole_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
         peephole_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(
-            units,
-            recurrent_activation=recurrent_activation,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(units, **kwargs)
         self.variant = canonical_variant(variant)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -354,13 +321,11 @@ class LSTM(RNN):
         units: Positive integer, number of memory cells.
         variant: "keras" (default), "vanilla", "NIG", "NFG", "NOG", "NIAF",
             "NOAF", "NP", "CIFG" or "FGR"; see `LSTMCell`.
-        activation, recurrent_activation, use_bias, kernel_initializer,
-        recurrent_initializer, bias_initializer, unit_forget_bias,
-        peephole_initializer, *_regularizer, *_constraint, dropout,
-        recurrent_dropout, seed: As in `LSTMCell`.
-        activity_regularizer: Regularizer of the layer's output.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `keras.layers.RNN`.
+        **kwargs: Every other argument of `LSTMCell` (activation, biases,
+            initializers, regularizers, constraints, dropout, seed), of
+            `keras.layers.RNN` (`return_sequences`, `return_state`,
+            `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`),
+            and of a Keras layer (`name`, `dtype`, `activity_regularizer`).
 
     Call arguments:
         inputs: A 3D tensor `(batch, time, features)`.
@@ -381,75 +346,8 @@ class LSTM(RNN):
     [(8, 10, 4), (8, 4), (8, 4)]
     """
 
-    def __init__(
-        self,
-        units,
-        variant="keras",
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        peephole_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        peephole_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        peephole_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = LSTMCell(
-            units,
-            variant=variant,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-            peephole_initializer=peephole_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            peephole_regularizer=peephole_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            peephole_constraint=peephole_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="lstm_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+    cell_class = LSTMCell
+    cell_name = "lstm_cell"
 
     @property
     def variant(self):

@@ -85,7 +85,6 @@ class OriginalLSTMCell(RecurrentCell):
             Keras activation (Exp. 2a/2b use "sigmoid").
         cell_output_activation: h. "squash_h" (default, tanh(x/2)), or any
             Keras activation (Exp. 2a/2b use "linear").
-        recurrent_activation: f, the gates' activation (sigmoid).
         recurrence: What the gates and cells hear from t-1: "full" (default;
             the paper's "F" connectivity: every cell output and every gate
             activation), "cells" (cell outputs only), or "none" (inputs
@@ -104,12 +103,12 @@ class OriginalLSTMCell(RecurrentCell):
         kernel_initializer, recurrent_initializer, bias_initializer: Default
             to the paper's uniform [-0.1, 0.1] (Exp. 1 and 2 use 0.2: pass
             `paper_uniform(0.2)`).
-        kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        kernel_constraint, recurrent_constraint, bias_constraint: As in
-            Keras.
-        dropout, recurrent_dropout, seed: As in `zoo.layers.LSTMCell` (not
-            in the paper); recurrent dropout drops cell outputs y_c(t-1),
-            not gate activations.
+        **kwargs: The arguments every zoo cell takes (`RecurrentCell`):
+            `recurrent_activation` (f, the gates' activation, sigmoid),
+            regularizers and constraints, and `dropout`, `recurrent_dropout`
+            and `seed` (not in the paper; recurrent dropout drops the cell
+            outputs y_c(t-1), not gate activations); and Keras's layer
+            arguments.
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`, x(t).
@@ -131,7 +130,6 @@ class OriginalLSTMCell(RecurrentCell):
         block_size=1,
         cell_input_activation="squash_g",
         cell_output_activation="squash_h",
-        recurrent_activation="sigmoid",
         recurrence="full",
         truncated_gradient=True,
         output_gate=True,
@@ -143,15 +141,6 @@ class OriginalLSTMCell(RecurrentCell):
         kernel_initializer=None,
         recurrent_initializer=None,
         bias_initializer=None,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
         check_positive_int("blocks", blocks)
@@ -163,19 +152,9 @@ class OriginalLSTMCell(RecurrentCell):
             )
         super().__init__(
             blocks * block_size,
-            recurrent_activation=recurrent_activation,
             kernel_initializer=kernel_initializer or paper_uniform(),
             recurrent_initializer=recurrent_initializer or paper_uniform(),
             bias_initializer=bias_initializer or paper_uniform(),
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
             **kwargs,
         )
         self.blocks = blocks
@@ -344,15 +323,14 @@ class OriginalLSTM(RNN):
     2000 onwards; this is the cell of the 1997 paper.
 
     Args:
-        blocks, block_size, cell_input_activation, cell_output_activation,
-        recurrent_activation, recurrence, truncated_gradient, output_gate,
-        use_input_gate_bias, use_output_gate_bias, use_cell_bias,
-        input_gate_bias, output_gate_bias, *_initializer, *_regularizer,
-        *_constraint, dropout, recurrent_dropout, seed: As in
-            `OriginalLSTMCell`.
-        activity_regularizer: Regularizer of the layer's output.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `keras.layers.RNN`.
+        blocks: Positive integer, number of memory cell blocks.
+        block_size: Cells per block (1).
+        **kwargs: Every other argument of `OriginalLSTMCell` (squashers,
+            connectivity, `truncated_gradient`, gates, biases,
+            initializers, dropout), of `keras.layers.RNN`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`, `zero_output_for_mask`), and of a Keras layer (`name`,
+            `dtype`, `activity_regularizer`).
 
     Call arguments:
         inputs: A 3D tensor `(batch, time, features)`.
@@ -370,83 +348,8 @@ class OriginalLSTM(RNN):
     ((1, 4), 88)
     """
 
-    def __init__(
-        self,
-        blocks,
-        block_size=1,
-        cell_input_activation="squash_g",
-        cell_output_activation="squash_h",
-        recurrent_activation="sigmoid",
-        recurrence="full",
-        truncated_gradient=True,
-        output_gate=True,
-        use_input_gate_bias=True,
-        use_output_gate_bias=True,
-        use_cell_bias=True,
-        input_gate_bias=None,
-        output_gate_bias=None,
-        kernel_initializer=None,
-        recurrent_initializer=None,
-        bias_initializer=None,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = OriginalLSTMCell(
-            blocks,
-            block_size=block_size,
-            cell_input_activation=cell_input_activation,
-            cell_output_activation=cell_output_activation,
-            recurrent_activation=recurrent_activation,
-            recurrence=recurrence,
-            truncated_gradient=truncated_gradient,
-            output_gate=output_gate,
-            use_input_gate_bias=use_input_gate_bias,
-            use_output_gate_bias=use_output_gate_bias,
-            use_cell_bias=use_cell_bias,
-            input_gate_bias=input_gate_bias,
-            output_gate_bias=output_gate_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="original_lstm_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+    cell_class = OriginalLSTMCell
+    cell_name = "original_lstm_cell"
 
     @property
     def blocks(self):

@@ -21,6 +21,17 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 # Base-layer keys a cell's config carries that its layer sets for itself.
 _CELL_ONLY_KEYS = ("name", "trainable", "dtype")
+# Arguments of keras.layers.Layer that a zoo layer keeps for itself; all
+# others go to its cell.
+_LAYER_KEYS = (
+    "name",
+    "dtype",
+    "trainable",
+    "autocast",
+    "activity_regularizer",
+    "input_shape",
+    "input_dim",
+)
 
 
 def check_positive_int(name, value):
@@ -201,13 +212,16 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 class RNN(keras.layers.RNN):
     """Base class of the zoo's recurrent layers.
 
-    A subclass builds its cell from its own arguments and passes it here
-    with the layer arguments below. `get_config()` returns the cell's
+    A family's layer names its cell class; the layer takes the cell's
+    arguments and the RNN arguments below, builds the cell, and runs it over
+    the sequence with Keras's time loop. `get_config()` returns the cell's
     arguments and the layer's in one flat dict, so `from_config` is
     `cls(**config)`.
 
     Args:
-        cell: The zoo cell computing one time step.
+        *args, **kwargs: The arguments of `cell_class` (e.g. `units`,
+            `variant`, initializers, dropout), and Keras's layer arguments
+            (`name`, `dtype`, `trainable`, `activity_regularizer`).
         return_sequences: Whether to return the output at every step
             (`(batch, time, units)`) or only the last one (`(batch, units)`).
         return_state: Whether to return the final states after the output.
@@ -221,9 +235,12 @@ class RNN(keras.layers.RNN):
             repeating the previous output.
     """
 
+    cell_class = None  # the family's cell, set by each subclass
+    cell_name = None  # its name inside the layer, as in Keras ("lstm_cell")
+
     def __init__(
         self,
-        cell,
+        *args,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
@@ -232,6 +249,14 @@ class RNN(keras.layers.RNN):
         zero_output_for_mask=False,
         **kwargs,
     ):
+        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_KEYS if k in kwargs}
+        cell = self.cell_class(
+            *args,
+            dtype=layer_kwargs.get("dtype"),
+            trainable=layer_kwargs.get("trainable", True),
+            name=self.cell_name,
+            **kwargs,
+        )
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -240,7 +265,7 @@ class RNN(keras.layers.RNN):
             stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
+            **layer_kwargs,
         )
         self.input_spec = keras.InputSpec(ndim=3)
 
