@@ -7,13 +7,16 @@
 - `original_lstm.py`: `OriginalLSTM` / `OriginalLSTMCell`, the 1997 cell
   (memory cell blocks, CEC, input/output gates, truncated gradient).
 - `rnn.py`: what they share (the cell base and the layer base).
+- `catalog.py`: the layers by name, as task configs choose them.
 """
 
+from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.lstm import LSTM, VARIANTS, LSTMCell, LSTMVariant
 from zoo.layers.original_lstm import OriginalLSTM, OriginalLSTMCell
 
 __all__ = [
+    "CELLS",
     "GRU",
     "GRUCell",
     "LSTM",
@@ -22,4 +25,5 @@ __all__ = [
     "OriginalLSTM",
     "OriginalLSTMCell",
     "VARIANTS",
+    "recurrent_layer",
 ]

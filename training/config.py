@@ -1,0 +1,123 @@
+"""Training configs: one YAML or JSON file per zoo entry, plus overrides.
+
+A config is a nested dict. Loading one starts from its task's defaults
+(`DEFAULTS` in the task's module), lays the file on top, then the command
+line's `--set section.key=value` overrides; a key the task does not know is
+an error naming the key and where it came from, so a typo never trains the
+wrong model silently. The resolved config is what a run saves and what
+`--resume` and retraining read back.
+"""
+
+import copy
+import json
+import pathlib
+
+import yaml
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
+# Sections whose keys are free (a layer family's own arguments).
+FREE_FORM = ("cell_options",)
+
+
+class ConfigError(ValueError):
+    """A config file or override is malformed or names an unknown key."""
+
+
+def entry_path(entry):
+    """The config file of zoo entry `entry`, or `entry` itself if it is a path."""
+    candidate = pathlib.Path(entry)
+    if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
+        return candidate
+    for suffix in (".yaml", ".yml", ".json"):
+        path = CONFIG_DIR / f"{entry}{suffix}"
+        if path.exists():
+            return path
+    known = sorted(p.stem for p in CONFIG_DIR.glob("*.y*ml")) + sorted(
+        p.stem for p in CONFIG_DIR.glob("*.json")
+    )
+    raise ConfigError(
+        f"Unknown zoo entry {entry!r}: no file {entry!r} and no "
+        f"training/configs/{entry}.yaml. Known entries: {', '.join(known)}"
+    )
+
+
+def read_config_file(path):
+    """Parses a YAML or JSON config file into a dict."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def merge(base, update, source, prefix=""):
+    """`base` with `update` laid on top; unknown keys raise ConfigError."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        name = f"{prefix}{key}"
+        if key not in merged:
+            raise ConfigError(
+                f"{source}: unknown key {name!r}; expected one of "
+                f"{sorted(prefix + k for k in merged)}"
+            )
+        if isinstance(merged[key], dict) and merged[key] and isinstance(value, dict):
+            merged[key] = merge(merged[key], value, source, f"{name}.")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text):
+    """`"model.units=128"` -> `(["model", "units"], 128)` (YAML-typed value)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.units=128")
+    key, raw = text.split("=", 1)
+    path = key.strip().split(".")
+    if not all(path):
+        raise ConfigError(f"--set {text!r}: malformed key {key!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(config, overrides):
+    """Applies `--set` overrides; a new key is allowed only in a free-form
+    section (`model.cell_options`)."""
+    config = copy.deepcopy(config)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = config
+        for depth, key in enumerate(path[:-1]):
+            if key not in node or not isinstance(node[key], dict):
+                raise ConfigError(
+                    f"--set {text!r}: unknown section {'.'.join(path[: depth + 1])!r}"
+                )
+            node = node[key]
+        last = path[-1]
+        free_form = len(path) > 1 and path[-2] in FREE_FORM
+        if last not in node and not free_form:
+            raise ConfigError(
+                f"--set {text!r}: unknown key {'.'.join(path)!r}; expected one of "
+                f"{sorted('.'.join(path[:-1] + [k]) for k in node)}"
+            )
+        node[last] = value
+    return config
+
+
+def resolve(defaults, file_config, source, overrides=()):
+    """Task defaults <- config file <- `--set` overrides."""
+    config = merge(defaults, file_config, source)
+    return apply_overrides(config, overrides)

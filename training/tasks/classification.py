@@ -1,0 +1,197 @@
+"""Text classification as a training task: sarcasm headlines or a user's CSV/TSV.
+
+The task turns a resolved config into data, a vectorizer, a compiled
+`zoo.models.TextClassifier`, tf.data pipelines, and metrics; `train.py`
+drives it.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+from zoo.data.classification import (
+    default_sarcasm_path,
+    load_sarcasm,
+    load_text_table,
+    split_labeled_texts,
+)
+from zoo.models.text_classifier import TextClassifier
+from zoo.models.text_classifier_preprocessor import string_classifier, text_vectorizer
+
+DEFAULTS = {
+    "task": "classification",
+    "data": {
+        "format": "sarcasm",  # sarcasm | table
+        "path": None,  # None: download the sarcasm set (table needs a path)
+        "validation_fraction": 0.1,
+        "split_seed": 1337,
+        "text_column": "text",  # table format only
+        "label_column": "label",
+        "delimiter": None,  # None: tab for .tsv, comma otherwise
+        "header": True,
+        "class_names": None,  # None: the sorted labels found
+    },
+    "preprocessing": {"max_tokens": 20000, "sequence_length": 32},
+    "model": {
+        "cell": "lstm",
+        "cell_options": {},
+        "units": 64,
+        "num_layers": 1,
+        "bidirectional": True,
+        "embedding_dim": 128,
+        "pooling": "attention",
+        "attention_units": 64,
+        "dropout": 0.3,
+        "recurrent_dropout": 0.0,
+    },
+    "training": {
+        "epochs": 4,
+        "batch_size": 64,
+        "learning_rate": 0.001,
+        "clipnorm": None,
+        "early_stopping_patience": 2,
+        "monitor": "val_accuracy",
+        "seed": 1337,
+    },
+}
+
+
+def load_data(config, data_path=None):
+    """`(train, validation)` `LabeledTexts` from the configured file."""
+    data_config = config["data"]
+    path = data_path or data_config["path"]
+    if data_config["format"] == "sarcasm":
+        data = load_sarcasm(path or default_sarcasm_path())
+    elif data_config["format"] == "table":
+        if not path:
+            raise ValueError("data.format 'table' needs a file: pass --data PATH")
+        data = load_text_table(
+            path,
+            text_column=data_config["text_column"],
+            label_column=data_config["label_column"],
+            delimiter=data_config["delimiter"],
+            header=data_config["header"],
+            class_names=data_config["class_names"],
+        )
+    else:
+        raise ValueError(
+            f"data.format must be 'sarcasm' or 'table'. Received: {data_config['format']!r}"
+        )
+    return split_labeled_texts(
+        data, data_config["validation_fraction"], data_config["split_seed"]
+    )
+
+
+class Run:
+    """Everything a training run needs for one classification config.
+
+    Args:
+        config: The resolved config.
+        train, validation: `LabeledTexts`.
+        vocabulary: A saved vocabulary to reuse (on `--resume`), else the
+            vectorizer is adapted on `train`.
+    """
+
+    def __init__(self, config, train, validation, vocabulary=None):
+        self.config = config
+        self.train, self.validation = train, validation
+        self.class_names = list(train.class_names)
+        pre = config["preprocessing"]
+        if vocabulary is None:
+            self.vectorizer = text_vectorizer(
+                train.texts, pre["max_tokens"], pre["sequence_length"]
+            )
+        else:
+            self.vectorizer = keras.layers.TextVectorization(
+                max_tokens=pre["max_tokens"],
+                output_sequence_length=pre["sequence_length"],
+                vocabulary=vocabulary[2:],  # without padding and [UNK]
+                name="vectorizer",
+            )
+        self.train_ids = self._ids(train.texts)
+        self.validation_ids = self._ids(validation.texts)
+
+    def _ids(self, texts):
+        return np.asarray(self.vectorizer(np.array(texts, dtype=object)))
+
+    @property
+    def vocabulary(self):
+        return self.vectorizer.get_vocabulary()
+
+    def build_model(self):
+        """The compiled token-id classifier (call inside a strategy scope)."""
+        model_config = self.config["model"]
+        model = TextClassifier(
+            vocabulary_size=len(self.vocabulary),
+            num_classes=len(self.class_names),
+            name="text_classifier_core",
+            **model_config,
+        )
+        training = self.config["training"]
+        optimizer = keras.optimizers.Adam(
+            training["learning_rate"], clipnorm=training["clipnorm"]
+        )
+        model.compile(
+            optimizer,
+            keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        return model
+
+    def train_dataset(self, batch_size, start_epoch, epochs):
+        """Batches of epochs `start_epoch..epochs-1`, each shuffled by its
+        own seed, so a resumed run sees the same batches as an unbroken one."""
+        ids, labels = self.train_ids, np.asarray(self.train.labels)
+        seed = self.config["training"]["seed"]
+
+        def epoch(index):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(len(labels)), seed=tf.stack([tf.cast(seed, tf.int64), index])
+            )
+            return tf.data.Dataset.from_tensor_slices(
+                (tf.gather(ids, order), tf.gather(labels, order))
+            ).batch(batch_size)
+
+        epochs_ds = tf.data.Dataset.range(start_epoch, epochs)
+        return epochs_ds.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+
+    def steps_per_epoch(self, batch_size):
+        return -(-len(self.train) // batch_size)
+
+    def validation_dataset(self, batch_size):
+        return tf.data.Dataset.from_tensor_slices(
+            (self.validation_ids, np.asarray(self.validation.labels))
+        ).batch(batch_size)
+
+    def inference_model(self, core):
+        """Raw strings -> class probabilities, for saving and serving."""
+        return string_classifier(self.vectorizer, core)
+
+    def evaluate(self, core, data=None):
+        """Accuracy and per-class/macro F1 on `data` (default: validation)."""
+        data = data or self.validation
+        ids = self._ids(data.texts) if data is not self.validation else self.validation_ids
+        scores = core.predict(ids, batch_size=256, verbose=0)
+        return classification_metrics(
+            np.asarray(data.labels), scores.argmax(-1), self.class_names
+        )
+
+
+def classification_metrics(labels, predictions, class_names):
+    """Accuracy, per-class precision/recall/F1, and macro F1."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    per_class = {}
+    for index, name in enumerate(class_names):
+        true_positive = int(np.sum((predictions == index) & (labels == index)))
+        predicted = int(np.sum(predictions == index))
+        actual = int(np.sum(labels == index))
+        precision = true_positive / predicted if predicted else 0.0
+        recall = true_positive / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    return {
+        "accuracy": float(np.mean(labels == predictions)),
+        "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
+        "per_class": per_class,
+        "examples": int(len(labels)),
+    }

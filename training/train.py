@@ -1,0 +1,273 @@
+"""Train a zoo entry from the command line.
+
+    python -m training.train sarcasm_lstm --data ../shared/data/sarcasm/Sarcasm_Headlines_Dataset.json
+    python -m training.train sarcasm_gru --epochs 6 --set model.units=96 --out runs/gru96
+    python -m training.train sarcasm_lstm --out runs/gru96 --resume      # after a crash or kill -9
+    python -m training.train my_config.yaml --data my_texts.csv --strategy mirrored
+
+ENTRY is a zoo entry (a file in `training/configs/`) or a path to a YAML or
+JSON config. The run directory (`--out`, default `runs/ENTRY-TIMESTAMP`)
+receives:
+
+    config.json         the resolved config (retrain exactly with it)
+    run.json            command, library versions, seed, strategy, devices
+    vocabulary.txt      the vectorizer's vocabulary
+    run_state.json      per-epoch metrics, best epoch, early-stopping state
+    checkpoints/best.keras   the best token-id model (by training.monitor)
+    model.keras         the best model end to end: raw strings -> scores
+    metrics.json        validation metrics of the best model
+    learning_curves.png
+    tensorboard/        logs for `tensorboard --logdir`
+    backup/             BackupAndRestore's state while the run is unfinished
+
+A run killed at any moment (kill -9 included) continues with `--resume` from
+its last finished epoch and ends as an unbroken run would: the data order of
+every epoch depends only on the seed and the epoch number.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training import callbacks as run_callbacks
+from training.config import ConfigError, entry_path, read_config_file, resolve
+from training.distribute import STRATEGIES, is_chief, make_strategy
+from training.tasks import TASKS
+from zoo.data.download import DataUnavailableError
+from zoo.data.errors import DataFormatError
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on; the message says why and what to do."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description="Train a zoo entry.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("entry", help="zoo entry name (training/configs/) or config path")
+    parser.add_argument("--data", help="data file (default: the config's, or a download)")
+    parser.add_argument("--epochs", type=int, help="overrides training.epochs")
+    parser.add_argument("--batch-size", type=int, help="overrides training.batch_size (global)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config field, e.g. --set model.units=128 (repeatable)",
+    )
+    parser.add_argument("--out", help="run directory (default runs/ENTRY-TIMESTAMP)")
+    parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    parser.add_argument(
+        "--mixed-precision", action="store_true",
+        help="mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1. Received: {value}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out RUN_DIR, the run to continue")
+    return args
+
+
+def resolve_config(args):
+    """The run's config: from the run directory on --resume, else the entry."""
+    if args.resume:
+        saved = pathlib.Path(args.out) / "config.json"
+        if not saved.exists():
+            raise TrainingError(f"--resume: {args.out} holds no config.json; is it a run directory?")
+        if args.set or args.epochs or args.batch_size:
+            raise TrainingError("--resume continues a run as configured; drop --set/--epochs/--batch-size")
+        return json.loads(saved.read_text())
+    path = entry_path(args.entry)
+    file_config = read_config_file(path)
+    task = file_config.get("task", "classification")
+    if task not in TASKS:
+        raise ConfigError(f"{path}: unknown task {task!r}; expected one of {sorted(TASKS)}")
+    overrides = list(args.set)
+    if args.epochs:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.batch_size:
+        overrides.append(f"training.batch_size={args.batch_size}")
+    return resolve(TASKS[task].DEFAULTS, file_config, str(path), overrides)
+
+
+def run_directory(args):
+    if args.out:
+        run_dir = pathlib.Path(args.out)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = pathlib.Path("runs") / f"{pathlib.Path(args.entry).stem}-{stamp}"
+    if not args.resume and (run_dir / "config.json").exists():
+        raise TrainingError(
+            f"{run_dir} already holds a run; pass --resume to continue it or another --out"
+        )
+    return run_dir
+
+
+def versions():
+    import keras_tuner  # noqa: F401  (recorded, and checked importable)
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+    }
+
+
+def start_epoch_of(run_dir):
+    """The epoch BackupAndRestore will resume at (0 for a new run)."""
+    metadata = run_dir / "backup" / "training_metadata.json"
+    if metadata.exists():
+        return int(json.loads(metadata.read_text())["epoch"])
+    return 0
+
+
+def train(args):
+    config = resolve_config(args)
+    run_dir = run_directory(args)
+    chief = is_chief()
+    seed = config["training"]["seed"]
+    keras.utils.set_random_seed(seed)
+    if args.mixed_precision:
+        on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if on_gpu else "mixed_bfloat16")
+
+    task = TASKS[config["task"]]
+    train_data, validation_data = task.load_data(config, args.data)
+    vocabulary_path = run_dir / "vocabulary.txt"
+    vocabulary = None
+    if args.resume and vocabulary_path.exists():
+        vocabulary = vocabulary_path.read_text(encoding="utf-8").split("\n")
+    run = task.Run(config, train_data, validation_data, vocabulary)
+
+    strategy = make_strategy(args.strategy)
+    print(
+        f"Training {config['task']} '{args.entry}' on {len(train_data)} examples, "
+        f"validating on {len(validation_data)}; strategy {type(strategy).__name__} "
+        f"with {strategy.num_replicas_in_sync} replica(s); run directory {run_dir}",
+        flush=True,
+    )
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not args.resume:
+            run_callbacks.write_json_atomically(run_dir / "config.json", config)
+            vocabulary_path.write_text("\n".join(run.vocabulary), encoding="utf-8")
+        run_callbacks.write_json_atomically(
+            run_dir / "run.json",
+            {
+                "command": [sys.executable, "-m", "training.train", *sys.argv[1:]],
+                "versions": versions(),
+                "seed": seed,
+                "strategy": type(strategy).__name__,
+                "replicas": strategy.num_replicas_in_sync,
+                "devices": [d.name for d in tf.config.list_logical_devices()],
+                "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                "resumed": bool(args.resume),
+            },
+        )
+
+    with strategy.scope():
+        model = run.build_model()
+
+    training = config["training"]
+    epochs, batch_size = training["epochs"], training["batch_size"]
+    start_epoch = start_epoch_of(run_dir)
+    monitor = training["monitor"]
+    state = run_callbacks.RunState(
+        run_dir,
+        monitor,
+        "min" if monitor.endswith("loss") else "max",
+        training["early_stopping_patience"],
+        start_epoch=start_epoch,
+    )
+    nan_stop = run_callbacks.StopOnNaN()
+    callback_list = [
+        nan_stop,
+        # RunState before the backup: a kill between the two redoes the
+        # epoch, and RunState drops what it had recorded for it.
+        state,
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
+    ]
+    if start_epoch >= epochs or (state.history and _stopped_early(state, training)):
+        print(f"{run_dir} had already finished training; writing its outputs.")
+    else:
+        started = time.time()
+        model.fit(
+            run.train_dataset(batch_size, start_epoch, epochs),
+            epochs=epochs,
+            steps_per_epoch=run.steps_per_epoch(batch_size),
+            validation_data=run.validation_dataset(batch_size),
+            callbacks=callback_list,
+            shuffle=False,  # each epoch is shuffled by its own seed
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        if nan_stop.where is not None:
+            epoch, batch = nan_stop.where
+            raise TrainingError(
+                f"Training stopped: the loss became NaN or infinite at epoch {epoch + 1}, "
+                f"batch {batch + 1}. Lower training.learning_rate (now "
+                f"{training['learning_rate']}) or set training.clipnorm, e.g. "
+                f"--set training.clipnorm=1.0. The best model so far is in "
+                f"{run_dir / 'checkpoints' / 'best.keras'}."
+            )
+        print(f"Trained in {time.time() - started:.0f} s", flush=True)
+    if chief:
+        finish(run, state, run_dir, args.entry)
+    return run_dir
+
+
+def _stopped_early(state, training):
+    patience = training["early_stopping_patience"]
+    return patience is not None and state.history[-1]["wait"] >= patience
+
+
+def finish(run, state, run_dir, entry):
+    """Evaluates the best model and writes the run's outputs."""
+    best = keras.saving.load_model(state.best_path)
+    metrics = run.evaluate(best)
+    metrics["best_epoch"] = state.best_epoch + 1
+    metrics["epochs_run"] = len(state.history)
+    metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in state.history]))
+    run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
+    run.inference_model(best).save(run_dir / "model.keras")
+    run_callbacks.plot_learning_curves(
+        state.history, run_dir / "learning_curves.png", f"{entry}: learning curves"
+    )
+    shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
+    print(f"Best epoch {metrics['best_epoch']}: {shown}")
+    print(f"Outputs in {run_dir}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        train(args)
+    except (
+        ConfigError,
+        TrainingError,
+        DataFormatError,
+        DataUnavailableError,
+        FileNotFoundError,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Text classifier: token ids -> embedding -> recurrent layers -> pooling -> classes.
+
+The model works on token ids, so it runs on every Keras backend; turning
+raw strings into ids is `text_classifier_preprocessor.py`'s job (TensorFlow
+string ops), composed in front of it for training pipelines and export.
+
+Pooling turns the recurrent outputs h_1..h_T into one vector:
+
+* "attention" (default): additive attention over time (Bahdanau et al. 2015,
+  as used for documents by Yang et al. 2016 and by Misra & Arora's sarcasm
+  model): u_t = tanh(W h_t + b), α_t = softmax_t(v · u_t) over unmasked
+  steps, pooled = Σ_t α_t h_t.
+* "mean": the mean of h_t over unmasked steps.
+* "last": the recurrent layer's final output (its state after the last
+  unmasked step).
+"""
+
+import keras
+from keras import ops
+
+from zoo.layers.catalog import CELLS, recurrent_layer
+
+POOLING = ("attention", "mean", "last")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class AttentionPooling(keras.layers.Layer):
+    """Additive attention pooling over time, masked.
+
+    Args:
+        units: Width of the attention hidden layer (W, b, v).
+
+    Call arguments:
+        inputs: `(batch, time, features)`.
+        mask: Optional boolean `(batch, time)`; masked steps get zero weight.
+
+    Returns `(batch, features)`.
+    """
+
+    def __init__(self, units=64, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(
+                f"Argument `units` must be a positive integer. Received: units={units!r}"
+            )
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.kernel = self.add_weight(
+            shape=(features, self.units), name="kernel", initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
+        self.score_vector = self.add_weight(
+            shape=(self.units,), name="score_vector", initializer="glorot_uniform"
+        )
+
+    def call(self, inputs, mask=None):
+        # u_t = tanh(W h_t + b)
+        u = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
+        # e_t = v · u_t
+        scores = ops.einsum("btu,u->bt", u, self.score_vector)
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        # α_t = softmax_t(e_t)
+        weights = ops.softmax(scores, axis=-1)
+        # pooled = Σ_t α_t h_t
+        return ops.einsum("bt,btf->bf", weights, inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TextClassifier(keras.Model):
+    """Recurrent text classifier over token ids.
+
+    Args:
+        vocabulary_size: Number of token ids (0 is padding, masked).
+        num_classes: Number of classes; the output is their probabilities.
+        cell: "lstm", "gru" or "original_lstm" (see `zoo.layers.catalog`).
+        cell_options: Family-specific arguments, e.g. `{"variant": "CIFG"}`
+            for "lstm" or `{"block_size": 2}` for "original_lstm".
+        units: Width of each recurrent layer (per direction).
+        num_layers: Number of stacked recurrent layers.
+        bidirectional: Whether each recurrent layer reads both ways.
+        embedding_dim: Width of the token embedding.
+        pooling: "attention", "mean" or "last".
+        attention_units: Width of the attention pooling's hidden layer.
+        dropout: Dropout on the embeddings and on the pooled vector.
+        recurrent_dropout: `dropout` and `recurrent_dropout` of the recurrent
+            layers (one mask per sequence).
+
+    Example:
+
+    >>> model = TextClassifier(vocabulary_size=100, num_classes=2, units=8,
+    ...                        embedding_dim=8)
+    >>> tuple(model(np.array([[5, 7, 9, 0, 0]])).shape)
+    (1, 2)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_classes,
+        cell="lstm",
+        cell_options=None,
+        units=64,
+        num_layers=1,
+        bidirectional=True,
+        embedding_dim=128,
+        pooling="attention",
+        attention_units=64,
+        dropout=0.2,
+        recurrent_dropout=0.0,
+        **kwargs,
+    ):
+        for name, value in (
+            ("vocabulary_size", vocabulary_size),
+            ("num_classes", num_classes),
+            ("units", units),
+            ("num_layers", num_layers),
+            ("embedding_dim", embedding_dim),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"Argument `{name}` must be a positive integer. "
+                    f"Received: {name}={value!r}"
+                )
+        if num_classes < 2:
+            raise ValueError(
+                f"Argument `num_classes` must be at least 2. Received: num_classes={num_classes}"
+            )
+        if cell not in CELLS:
+            raise ValueError(f"Argument `cell` must be one of {CELLS}. Received: cell={cell!r}")
+        if pooling not in POOLING:
+            raise ValueError(
+                f"Argument `pooling` must be one of {POOLING}. Received: pooling={pooling!r}"
+            )
+
+        # === Layers ===
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        x = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
+        )(token_ids)
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        for index in range(num_layers):
+            sequences = index < num_layers - 1 or pooling != "last"
+            layer = recurrent_layer(
+                cell,
+                units,
+                cell_options,
+                return_sequences=sequences,
+                dropout=recurrent_dropout,
+                recurrent_dropout=recurrent_dropout,
+                name=f"recurrent_{index}",
+            )
+            if bidirectional:
+                layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
+            x = layer(x)
+        if pooling == "attention":
+            x = AttentionPooling(attention_units, name="attention_pooling")(x)
+        elif pooling == "mean":
+            x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)
+        x = keras.layers.Dropout(dropout, name="pooled_dropout")(x)
+        scores = keras.layers.Dense(
+            num_classes, activation="softmax", dtype="float32", name="scores"
+        )(x)
+
+        # === Functional Model ===
+        super().__init__(token_ids, scores, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_classes = num_classes
+        self.cell = cell
+        self.cell_options = dict(cell_options or {})
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.embedding_dim = embedding_dim
+        self.pooling = pooling
+        self.attention_units = attention_units
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+
+    def recurrent_layers(self):
+        """The recurrent layers, bottom first (inside Bidirectional if so)."""
+        return [layer for layer in self.layers if layer.name.startswith(("recurrent_", "bidirectional_"))]
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_classes": self.num_classes,
+            "cell": self.cell,
+            "cell_options": self.cell_options,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "embedding_dim": self.embedding_dim,
+            "pooling": self.pooling,
+            "attention_units": self.attention_units,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
