@@ -3,8 +3,11 @@
 Keras's `ModelCheckpoint` and `EarlyStopping` keep their best value and
 patience counter in memory, so after `BackupAndRestore` resumes a killed run
 they start over and can save a worse model or stop at another epoch than an
-unbroken run. `RunState` does both jobs and writes its state, with the
-per-epoch history, atomically to `run_state.json` after every epoch.
+unbroken run; and `BackupAndRestore` restores weights and optimizer but not
+the dropout layers' random-seed states, so a resumed run would draw other
+dropout masks. `RunState` does the checkpoint and early-stopping jobs and
+writes its state (per-epoch history, seed states) atomically to
+`run_state.json` after every epoch.
 """
 
 import json
@@ -14,6 +17,7 @@ import pathlib
 import time
 
 import keras
+import numpy as np
 
 
 def write_json_atomically(path, data):
@@ -62,6 +66,14 @@ class RunState(keras.callbacks.Callback):
             return True
         return value > self.best if self.mode == "max" else value < self.best
 
+    def _seed_states(self):
+        return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+
+    def on_train_begin(self, logs=None):
+        if self.history:  # resuming: the dropout RNG continues where it was
+            for variable, value in zip(self._seed_states(), self.history[-1]["seed_states"]):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.time()
 
@@ -89,6 +101,7 @@ class RunState(keras.callbacks.Callback):
                 "best": value if improved else self.best,
                 "best_epoch": epoch if improved else self.best_epoch,
                 "wait": wait,
+                "seed_states": [np.asarray(v).tolist() for v in self._seed_states()],
             }
         )
         write_json_atomically(self.state_path, {"history": self.history})

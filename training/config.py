@@ -61,6 +61,30 @@ def read_config_file(path):
     return data
 
 
+def coerce(default, value, name, source):
+    """`value` in the type of `default`; YAML reads "1e-4" as a string."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, float) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = type(default)
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        raise ConfigError(
+            f"{source}: {name} must be {expected.__name__} (like its default "
+            f"{default!r}). Received: {value!r}"
+        )
+    return value
+
+
 def merge(base, update, source, prefix=""):
     """`base` with `update` laid on top; unknown keys raise ConfigError."""
     merged = copy.deepcopy(base)
@@ -74,7 +98,7 @@ def merge(base, update, source, prefix=""):
         if isinstance(merged[key], dict) and merged[key] and isinstance(value, dict):
             merged[key] = merge(merged[key], value, source, f"{name}.")
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = coerce(merged[key], copy.deepcopy(value), name, source)
     return merged
 
 
@@ -113,7 +137,8 @@ def apply_overrides(config, overrides):
                 f"--set {text!r}: unknown key {'.'.join(path)!r}; expected one of "
                 f"{sorted('.'.join(path[:-1] + [k]) for k in node)}"
             )
-        node[last] = value
+        key = ".".join(path)
+        node[last] = coerce(node.get(last), value, key, f"--set {text!r}")
     return config
 
 

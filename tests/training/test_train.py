@@ -1,0 +1,157 @@
+"""`python -m training.train`: outputs, config handling, failures, resume."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from training import train
+from training.config import CONFIG_DIR, read_config_file, resolve
+from training.tasks import TASKS
+
+pytestmark = pytest.mark.tensorflow_only
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_a_run_writes_every_output_and_learns(tmp_path, tiny_config, table_data):
+    out = tmp_path / "run"
+    code = train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
+                       "--set", "model.units=12", "--epochs", "4"])
+    assert code == 0
+    for name in ("config.json", "run.json", "vocabulary.txt", "run_state.json",
+                 "metrics.json", "model.keras", "learning_curves.png",
+                 "checkpoints/best.keras"):
+        assert (out / name).exists(), name
+    assert any((out / "tensorboard").rglob("events.out.tfevents*"))
+    assert not (out / "backup").exists()  # removed once the run finished
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["units"] == 12 and config["training"]["epochs"] == 4
+    run = json.loads((out / "run.json").read_text())
+    assert run["versions"]["tensorflow"] and run["seed"] == 1337
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.8  # chance is about 1/3
+    assert set(metrics["per_class"]) == {"bad", "good", "neutral"}
+    assert len(json.loads((out / "run_state.json").read_text())["history"]) == 4
+    # The saved model takes raw strings.
+    model = keras.saving.load_model(out / "model.keras")
+    scores = np.asarray(model(np.array(["alpha sunny bravo", "stormy golf hotel"])))
+    assert scores.shape == (2, 3)
+    assert list(scores.argmax(-1)) == [1, 0]  # good, bad
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--set", "model.colour=red"], "unknown key 'model.colour'"),
+        (["--set", "model.units"], "expected KEY=VALUE"),
+        (["--set", "optimiser.lr=1"], "unknown section 'optimiser'"),
+    ],
+)
+def test_bad_overrides_are_named(tmp_path, tiny_config, table_data, capsys, extra, message):
+    code = train.main([str(tiny_config), "--data", str(table_data),
+                       "--out", str(tmp_path / "r"), *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_entry_bad_data_and_existing_run(tmp_path, tiny_config, table_data, capsys):
+    assert train.main(["no_such_entry"]) == 2
+    assert "Unknown zoo entry 'no_such_entry'" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,a\nonly one field\n")
+    assert train.main([str(tiny_config), "--data", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert f"{bad}, line 3: expected at least 2 fields" in capsys.readouterr().err
+    out = tmp_path / "done"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out)]) == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+
+
+def test_a_nan_loss_stops_with_a_clear_message(tmp_path, tiny_config, table_data, capsys):
+    code = train.main([str(tiny_config), "--data", str(table_data), "--out", str(tmp_path / "n"),
+                       "--set", "training.learning_rate=1e30"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "the loss became NaN or infinite at epoch 1" in error
+    assert "training.clipnorm" in error
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_configs_resolve(path):
+    config = read_config_file(path)
+    resolved = resolve(TASKS[config["task"]].DEFAULTS, config, str(path))
+    assert resolved["task"] == config["task"]
+
+
+def _train_command(config, data, out, *extra):
+    return [sys.executable, "-m", "training.train", str(config), "--data", str(data),
+            "--out", str(out), *extra]
+
+
+def _history(out):
+    return [h["logs"] for h in json.loads((out / "run_state.json").read_text())["history"]]
+
+
+def test_a_killed_run_resumes_to_the_same_result(tmp_path, tiny_config, table_data):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    epochs = ["--epochs", "5", "--set", "model.dropout=0.2"]
+    unbroken = tmp_path / "unbroken"
+    subprocess.run(_train_command(tiny_config, table_data, unbroken, *epochs),
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_command(tiny_config, table_data, killed, *epochs),
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    state = killed / "run_state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill -9 once two epochs are recorded
+        if state.exists() and len(json.loads(state.read_text())["history"]) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not (killed / "metrics.json").exists()
+
+    resumed = subprocess.run(_train_command(tiny_config, table_data, killed, "--resume"),
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(_history(killed)) == 5
+    for a, b in zip(_history(killed), _history(unbroken)):
+        for key in ("loss", "val_loss", "val_accuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    assert json.loads((killed / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        json.loads((unbroken / "metrics.json").read_text())["accuracy"])
+
+
+MIRRORED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from training import train
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_config, table_data):
+    out = tmp_path / "mirrored"
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tiny_config), "--data", str(table_data),
+         "--out", str(out), "--strategy", "mirrored"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MirroredStrategy with 2 replica(s)" in result.stdout
+    run = json.loads((out / "run.json").read_text())
+    assert run["replicas"] == 2
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
