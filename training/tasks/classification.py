@@ -31,7 +31,11 @@ DEFAULTS = {
         "header": True,
         "class_names": None,  # None: the sorted labels found
     },
-    "preprocessing": {"max_tokens": 20000, "sequence_length": 32},
+    "preprocessing": {
+        "max_tokens": 20000,
+        "sequence_length": 32,
+        "standardize": "lower_and_strip_punctuation",
+    },
     "model": {
         "cell": "lstm",
         "cell_options": {},
@@ -56,16 +60,16 @@ DEFAULTS = {
 }
 
 
-def load_data(config, data_path=None):
-    """`(train, validation)` `LabeledTexts` from the configured file."""
+def load_file(config, path=None):
+    """All labelled texts of the configured file (`path` overrides it)."""
     data_config = config["data"]
-    path = data_path or data_config["path"]
+    path = path or data_config["path"]
     if data_config["format"] == "sarcasm":
-        data = load_sarcasm(path or default_sarcasm_path())
-    elif data_config["format"] == "table":
+        return load_sarcasm(path or default_sarcasm_path())
+    if data_config["format"] == "table":
         if not path:
             raise ValueError("data.format 'table' needs a file: pass --data PATH")
-        data = load_text_table(
+        return load_text_table(
             path,
             text_column=data_config["text_column"],
             label_column=data_config["label_column"],
@@ -73,12 +77,18 @@ def load_data(config, data_path=None):
             header=data_config["header"],
             class_names=data_config["class_names"],
         )
-    else:
-        raise ValueError(
-            f"data.format must be 'sarcasm' or 'table'. Received: {data_config['format']!r}"
-        )
+    raise ValueError(
+        f"data.format must be 'sarcasm' or 'table'. Received: {data_config['format']!r}"
+    )
+
+
+def load_data(config, data_path=None):
+    """`(train, validation)` `LabeledTexts` from the configured file."""
+    data_config = config["data"]
     return split_labeled_texts(
-        data, data_config["validation_fraction"], data_config["split_seed"]
+        load_file(config, data_path),
+        data_config["validation_fraction"],
+        data_config["split_seed"],
     )
 
 
@@ -96,18 +106,19 @@ class Run:
         self.config = config
         self.train, self.validation = train, validation
         self.class_names = list(train.class_names)
+        # Saved with the run, so evaluating another file keeps this order
+        # and rejects labels the model never saw.
+        config["data"]["class_names"] = self.class_names
         pre = config["preprocessing"]
-        if vocabulary is None:
-            self.vectorizer = text_vectorizer(
-                train.texts, pre["max_tokens"], pre["sequence_length"]
-            )
-        else:
-            self.vectorizer = keras.layers.TextVectorization(
-                max_tokens=pre["max_tokens"],
-                output_sequence_length=pre["sequence_length"],
-                vocabulary=vocabulary[2:],  # without padding and [UNK]
-                name="vectorizer",
-            )
+        self.vectorizer = text_vectorizer(
+            train.texts,
+            pre["max_tokens"],
+            pre["sequence_length"],
+            pre["standardize"],
+            # A saved vocabulary starts with padding and [UNK], which the
+            # layer adds itself.
+            vocabulary=None if vocabulary is None else vocabulary[2:],
+        )
         self.train_ids = self._ids(train.texts)
         self.validation_ids = self._ids(validation.texts)
 

@@ -1,0 +1,84 @@
+"""`python -m training.evaluate` on a run directory and on a SavedModel."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import evaluate, train
+
+pytestmark = pytest.mark.tensorflow_only
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from tests.training.conftest import TINY_MODEL, table_data  # noqa: F401
+
+    root = tmp_path_factory.mktemp("evaluate")
+    config = root / "tiny.yaml"
+    config.write_text(TINY_MODEL)
+    data = _write_table(root / "texts.csv")
+    out = root / "run"
+    assert train.main([str(config), "--data", str(data), "--out", str(out), "--epochs", "4"]) == 0
+    return out, data
+
+
+def _write_table(path):
+    import random
+
+    from tests.training.conftest import CUES, WORDS
+
+    rng = random.Random(5)
+    lines = ["text,label"]
+    for i in range(120):
+        label = rng.choice(sorted(CUES))
+        lines.append(f"{' '.join(rng.sample(WORDS, 3))} {CUES[label]},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_run_directory_evaluation_prints_and_writes_metrics(trained_run, tmp_path, capsys):
+    out, data = trained_run
+    code = evaluate.main([str(out), "--data", str(data), "--json", str(tmp_path / "m.json")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "neutral" in printed
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["examples"] == 120
+    assert metrics["accuracy"] > 0.8
+
+
+def test_saved_model_evaluation_follows_the_class_names(trained_run, tmp_path):
+    import keras
+
+    out, data = trained_run
+    model = keras.saving.load_model(out / "model.keras")
+
+    class Exported(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            # Columns in another order than training's (bad, good, neutral).
+            scores = tf.gather(self.model(text), [2, 0, 1], axis=1)
+            names = tf.constant([["neutral", "bad", "good"]])
+            return {"scores": scores, "classes": tf.tile(names, [tf.shape(text)[0], 1])}
+
+    exported = Exported(model)
+    tf.saved_model.save(exported, str(tmp_path / "1"), signatures={"serving_default": exported.serve})
+    from_saved = evaluate.evaluate(tmp_path / "1", data, ["data.format=table"])
+    from_run = evaluate.evaluate(out, data)
+    assert from_saved["accuracy"] == pytest.approx(from_run["accuracy"])
+
+
+def test_bad_targets_are_named(tmp_path, trained_run, capsys):
+    assert evaluate.main([str(tmp_path)]) == 2
+    assert "neither a run directory" in capsys.readouterr().err
+    out, _ = trained_run
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nsunny day,good\nx,unknown\n")
+    assert evaluate.main([str(out), "--data", str(bad)]) == 2
+    assert "line 3: expected a label in" in capsys.readouterr().err

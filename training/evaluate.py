@@ -1,0 +1,112 @@
+"""Evaluate a trained model on a data file.
+
+    python -m training.evaluate runs/sarcasm_lstm-20261122-101500 --data headlines.json
+    python -m training.evaluate savedmodels/sarcasm_lstm/1 --data headlines.json
+    python -m training.evaluate my_run --data reviews.csv --set data.text_column=review
+
+A run directory is evaluated with its end-to-end `model.keras` and the data
+format of its `config.json`. A SavedModel directory (TF Serving layout) is
+evaluated through its `serving_default` signature, which takes raw `text`;
+a classifier's returns `scores` and `classes` (the label names). The whole
+file is used (no split). Classifiers report accuracy and per-class
+precision, recall and F1.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+import keras
+import numpy as np
+
+from training.config import ConfigError, apply_overrides
+from training.tasks import classification
+from zoo.data.download import DataUnavailableError
+from zoo.data.errors import DataFormatError
+
+
+def saved_model_scores(path):
+    """A function texts -> (scores, class names) over a SavedModel."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures.get("serving_default")
+    outputs = set(serve.structured_outputs) if serve is not None else set()
+    if serve is None or not {"scores", "classes"} <= outputs:
+        raise ValueError(
+            f"{path}: expected a classifier SavedModel whose serving_default "
+            f"returns 'scores' and 'classes'; got {sorted(outputs)}"
+        )
+
+    def predict(texts):
+        scores, names = [], None
+        for start in range(0, len(texts), 512):
+            result = serve(text=tf.constant(texts[start:start + 512]))
+            scores.append(result["scores"].numpy())
+            names = [n.decode() for n in result["classes"].numpy()[0]]
+        return np.concatenate(scores), names
+
+    return predict
+
+
+def evaluate(target, data_path, overrides=()):
+    target = pathlib.Path(target)
+    if (target / "saved_model.pb").exists():
+        config = apply_overrides(classification.DEFAULTS, overrides)
+        data = classification.load_file(config, data_path)
+        scores, names = saved_model_scores(target)(data.texts)
+        order = [names.index(n) if n in names else None for n in data.class_names]
+        if None in order:
+            raise ValueError(
+                f"{target} predicts classes {names}; the data has {list(data.class_names)}"
+            )
+        # Columns in the data's class order.
+        predictions = np.argmax(scores[:, order], axis=-1)
+    elif (target / "config.json").exists():
+        config = apply_overrides(json.loads((target / "config.json").read_text()), overrides)
+        data = classification.load_file(config, data_path)
+        model = keras.saving.load_model(target / "model.keras")
+        scores = model.predict(np.array(data.texts, dtype=object), batch_size=512, verbose=0)
+        predictions = scores.argmax(-1)
+    else:
+        raise FileNotFoundError(
+            f"{target} is neither a run directory (config.json) nor a SavedModel "
+            f"(saved_model.pb)"
+        )
+    return classification.classification_metrics(data.labels, predictions, data.class_names)
+
+
+def report(metrics):
+    lines = [f"accuracy {metrics['accuracy']:.4f}   macro F1 {metrics['macro_f1']:.4f}   "
+             f"({metrics['examples']} examples)",
+             f"{'class':<20} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
+    for name, c in metrics["per_class"].items():
+        lines.append(f"{name:<20} {c['precision']:>9.4f} {c['recall']:>7.4f} "
+                     f"{c['f1']:>7.4f} {c['support']:>8}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", help="run directory or SavedModel version directory")
+    parser.add_argument("--data", help="data file (default: the run's configured file)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="data options, e.g. --set data.format=table")
+    parser.add_argument("--json", help="also write the metrics to this file")
+    args = parser.parse_args(argv)
+    try:
+        metrics = evaluate(args.target, args.data, args.set)
+    except (ConfigError, DataFormatError, DataUnavailableError, FileNotFoundError,
+            ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report(metrics))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
