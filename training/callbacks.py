@@ -38,10 +38,13 @@ class RunState(keras.callbacks.Callback):
         patience: Epochs without improvement before stopping (None: never).
         start_epoch: The epoch the run resumes at (0 for a new run); state
             recorded for later epochs (lost with the kill) is dropped.
+        write: Whether this process writes the state and the best model (the
+            chief of a multi-worker run does; the other workers only read).
     """
 
-    def __init__(self, run_dir, monitor, mode, patience, start_epoch=0):
+    def __init__(self, run_dir, monitor, mode, patience, start_epoch=0, write=True):
         super().__init__()
+        self.write = write
         if mode not in ("max", "min"):
             raise ValueError(f"Argument `mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.run_dir = pathlib.Path(run_dir)
@@ -88,7 +91,7 @@ class RunState(keras.callbacks.Callback):
         value = logs[self.monitor]
         improved = not math.isnan(value) and self._improved(value)
         wait = 0 if improved else (self.history[-1]["wait"] + 1 if self.history else 1)
-        if improved:
+        if improved and self.write:
             self.best_path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.best_path.with_name(".best.tmp.keras")
             self.model.save(temporary)
@@ -104,9 +107,21 @@ class RunState(keras.callbacks.Callback):
                 "seed_states": [np.asarray(v).tolist() for v in self._seed_states()],
             }
         )
-        write_json_atomically(self.state_path, {"history": self.history})
+        if self.write:
+            write_json_atomically(self.state_path, {"history": self.history})
         if self.patience is not None and wait >= self.patience:
             self.model.stop_training = True
+
+
+class RestoreOnlyBackup(keras.callbacks.BackupAndRestore):
+    """A multi-worker run's non-chief view of the chief's backup: restores
+    from it on (re)start, never writes or deletes it."""
+
+    def _save_model(self):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -13,6 +13,10 @@ import tensorflow as tf
 STRATEGIES = ("auto", "cpu", "mirrored", "tpu", "multi_worker")
 
 
+class StrategyError(RuntimeError):
+    """The asked-for strategy cannot run here; the message says why."""
+
+
 def _tpu_strategy():
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
@@ -23,7 +27,7 @@ def _tpu_strategy():
 def make_strategy(name):
     """The `tf.distribute.Strategy` named by `--strategy`."""
     if name not in STRATEGIES:
-        raise ValueError(f"--strategy must be one of {STRATEGIES}. Received: {name!r}")
+        raise StrategyError(f"--strategy must be one of {STRATEGIES}. Received: {name!r}")
     if name == "auto":
         try:
             return _tpu_strategy()
@@ -40,9 +44,9 @@ def make_strategy(name):
         try:
             return _tpu_strategy()
         except (ValueError, tf.errors.NotFoundError, tf.errors.UnavailableError) as error:
-            raise RuntimeError(f"--strategy tpu: no TPU found ({error})") from None
+            raise StrategyError(f"--strategy tpu: no TPU found ({error})") from None
     if "TF_CONFIG" not in os.environ:
-        raise RuntimeError(
+        raise StrategyError(
             "--strategy multi_worker needs the cluster in TF_CONFIG, e.g. "
             '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
             '"task": {"type": "worker", "index": 0}}'

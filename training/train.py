@@ -28,7 +28,6 @@ every epoch depends only on the seed and the epoch number.
 import argparse
 import datetime
 import json
-import os
 import pathlib
 import platform
 import sys
@@ -40,7 +39,8 @@ import tensorflow as tf
 
 from training import callbacks as run_callbacks
 from training.config import ConfigError, entry_path, read_config_file, resolve
-from training.distribute import STRATEGIES, is_chief, make_strategy
+from training.custom_loop import fit_distributed
+from training.distribute import STRATEGIES, StrategyError, is_chief, make_strategy
 from training.tasks import TASKS
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
@@ -140,6 +140,9 @@ def train(args):
     config = resolve_config(args)
     run_dir = run_directory(args)
     chief = is_chief()
+    # First TensorFlow work of the process: a multi-worker strategy must
+    # configure collective ops before anything else runs.
+    strategy = make_strategy(args.strategy)
     seed = config["training"]["seed"]
     keras.utils.set_random_seed(seed)
     if args.mixed_precision:
@@ -153,8 +156,6 @@ def train(args):
     if args.resume and vocabulary_path.exists():
         vocabulary = vocabulary_path.read_text(encoding="utf-8").split("\n")
     run = task.Run(config, train_data, validation_data, vocabulary)
-
-    strategy = make_strategy(args.strategy)
     print(
         f"Training {config['task']} '{args.entry}' on {len(train_data)} examples, "
         f"validating on {len(validation_data)}; strategy {type(strategy).__name__} "
@@ -193,29 +194,46 @@ def train(args):
         "min" if monitor.endswith("loss") else "max",
         training["early_stopping_patience"],
         start_epoch=start_epoch,
+        write=chief,
     )
     nan_stop = run_callbacks.StopOnNaN()
+    backup_type = keras.callbacks.BackupAndRestore if chief else run_callbacks.RestoreOnlyBackup
     callback_list = [
         nan_stop,
         # RunState before the backup: a kill between the two redoes the
         # epoch, and RunState drops what it had recorded for it.
         state,
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
+        backup_type(str(run_dir / "backup"), double_checkpoint=True),
     ]
+    if chief:
+        callback_list.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     if start_epoch >= epochs or (state.history and _stopped_early(state, training)):
         print(f"{run_dir} had already finished training; writing its outputs.")
     else:
         started = time.time()
-        model.fit(
-            run.train_dataset(batch_size, start_epoch, epochs),
-            epochs=epochs,
-            steps_per_epoch=run.steps_per_epoch(batch_size),
-            validation_data=run.validation_dataset(batch_size),
-            callbacks=callback_list,
-            shuffle=False,  # each epoch is shuffled by its own seed
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+        train_dataset = run.train_dataset(batch_size, start_epoch, epochs)
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            fit_distributed(
+                strategy,
+                model,
+                train_dataset,
+                run.steps_per_epoch(batch_size),
+                run.validation_dataset(batch_size),
+                epochs,
+                start_epoch,
+                batch_size,
+                callback_list,
+            )
+        else:
+            model.fit(
+                train_dataset,
+                epochs=epochs,
+                steps_per_epoch=run.steps_per_epoch(batch_size),
+                validation_data=run.validation_dataset(batch_size),
+                callbacks=callback_list,
+                shuffle=False,  # each epoch is shuffled by its own seed
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
         if nan_stop.where is not None:
             epoch, batch = nan_stop.where
             raise TrainingError(
@@ -263,6 +281,7 @@ def main(argv=None):
         DataFormatError,
         DataUnavailableError,
         FileNotFoundError,
+        StrategyError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

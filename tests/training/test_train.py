@@ -155,3 +155,57 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_config, table_data
     run = json.loads((out / "run.json").read_text())
     assert run["replicas"] == 2
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_worker_multi_worker_mirrored_training_on_localhost(tmp_path, tiny_config, table_data):
+    """Two processes train one model with MultiWorkerMirroredStrategy over
+    loopback, through the custom loop; the chief writes the run."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    out = tmp_path / "multi"
+    workers = []
+    for index in range(2):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            _train_command(tiny_config, table_data, out, "--strategy", "multi_worker"),
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    outputs = []
+    try:
+        for worker in workers:
+            stdout, stderr = worker.communicate(timeout=300)
+            assert worker.returncode == 0, stderr[-2000:]
+            outputs.append(stdout)
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert all("with 2 replica(s)" in o for o in outputs)
+    epochs = [[line for line in o.splitlines() if line.startswith("Epoch ")] for o in outputs]
+    assert len(epochs[0]) == 3 and epochs[0] == epochs[1]  # one synchronised model
+    assert "Outputs in" in outputs[0] and "Outputs in" not in outputs[1]
+    assert json.loads((out / "run.json").read_text())["replicas"] == 2
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
+    assert not (out / "backup").exists()
+
+
+def test_multi_worker_needs_tf_config(tmp_path, tiny_config, table_data):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    result = subprocess.run(
+        _train_command(tiny_config, table_data, tmp_path / "m", "--strategy", "multi_worker"),
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "error: --strategy multi_worker needs the cluster in TF_CONFIG" in result.stderr
