@@ -209,3 +209,25 @@ def test_multi_worker_needs_tf_config(tmp_path, tiny_config, table_data):
     )
     assert result.returncode == 2
     assert "error: --strategy multi_worker needs the cluster in TF_CONFIG" in result.stderr
+
+
+MIXED = """
+import sys
+import keras
+from training import train
+code = train.main(sys.argv[1:])
+print("policy", keras.mixed_precision.global_policy().name)
+sys.exit(code)
+"""
+
+
+def test_mixed_precision_flag_trains_in_bfloat16_on_cpu(tmp_path, tiny_config, table_data):
+    out = tmp_path / "mixed"
+    result = subprocess.run(
+        [sys.executable, "-c", MIXED, str(tiny_config), "--data", str(table_data),
+         "--out", str(out), "--mixed-precision"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "policy mixed_bfloat16" in result.stdout
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
