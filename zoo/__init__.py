@@ -5,6 +5,6 @@ The library: recurrent layers (`zoo.layers`), the 1997 paper's networks
 diagnostics (`zoo.diagnostics`). It never imports `training` or `serving`.
 """
 
-from zoo import layers
+from zoo import layers, models
 
 __version__ = "0.1.0"

@@ -46,6 +46,21 @@ def test_a_run_writes_every_output_and_learns(tmp_path, tiny_config, table_data)
     assert list(scores.argmax(-1)) == [1, 0]  # good, bad
 
 
+def test_saved_model_file_loads_in_a_fresh_process_after_import_zoo(tmp_path, tiny_config, table_data):
+    out = tmp_path / "run"
+    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
+                       "--set", "preprocessing.standardize=lower_and_split_punctuation"]) == 0
+    script = (
+        "import sys, keras, numpy as np, zoo\n"
+        "model = keras.saving.load_model(sys.argv[1], safe_mode=True)\n"
+        "print(model(np.array(['stormy: golf?'])).shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(out / "model.keras")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(1, 3)" in result.stdout
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
