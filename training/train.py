@@ -117,7 +117,7 @@ def run_directory(args):
 
 
 def versions():
-    import keras_tuner  # noqa: F401  (recorded, and checked importable)
+    from importlib.metadata import version
 
     return {
         "python": platform.python_version(),
@@ -125,6 +125,7 @@ def versions():
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "numpy": np.__version__,
+        "zoo": version("rnn-zoo"),
     }
 
 

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.tensorflow_only
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from tests.training.conftest import TINY_MODEL, table_data  # noqa: F401
+    from tests.training.conftest import TINY_MODEL
 
     root = tmp_path_factory.mktemp("evaluate")
     config = root / "tiny.yaml"

@@ -4,6 +4,11 @@
   and its `AttentionPooling`.
 - `text_classifier_preprocessor.py`: raw strings -> token ids, and the
   end-to-end string model.
+- `translator.py`: `Translator`, the encoder-decoder with attention over
+  token ids, greedy and beam-search decoding.
+- `translator_preprocessor.py`: raw sentence pairs <-> token ids,
+  `translate`.
+- `translation_metrics.py`: corpus BLEU and chrF (sacrebleu).
 - `paper_1997.py`: the networks of the 1997 LSTM paper's experiments, as
   presets (plain data) and a builder.
 
@@ -11,7 +16,14 @@ Importing this package registers every zoo class and function a saved
 `.keras` file may name.
 """
 
-from zoo.models import text_classifier_preprocessor
+from zoo.models import text_classifier_preprocessor, translator_preprocessor
 from zoo.models.text_classifier import AttentionPooling, TextClassifier
+from zoo.models.translator import Translator
 
-__all__ = ["AttentionPooling", "TextClassifier", "text_classifier_preprocessor"]
+__all__ = [
+    "AttentionPooling",
+    "TextClassifier",
+    "Translator",
+    "text_classifier_preprocessor",
+    "translator_preprocessor",
+]

@@ -1,0 +1,77 @@
+"""Translation quality: corpus BLEU and chrF with sacrebleu.
+
+Both score detokenized hypotheses against raw references, lowercased, and
+accept several references per sentence (every Tatoeba target of a source).
+"""
+
+import sacrebleu
+
+def _reference_streams(hypotheses, references):
+    """sacrebleu's layout: one stream per reference slot, None where a
+    hypothesis has fewer references than the most any has."""
+    hypotheses = list(hypotheses)
+    references = [[r] if isinstance(r, str) else list(r) for r in references]
+    if len(references) != len(hypotheses):
+        raise ValueError(
+            "Arguments `hypotheses` and `references` must have one entry per "
+            f"sentence. Received: {len(hypotheses)} hypotheses, "
+            f"{len(references)} references"
+        )
+    if any(not refs for refs in references):
+        raise ValueError(
+            "Argument `references` must hold at least one reference per "
+            "sentence. Received an empty list of references"
+        )
+    slots = max((len(refs) for refs in references), default=1)
+    streams = [
+        [refs[j] if j < len(refs) else None for refs in references]
+        for j in range(slots)
+    ]
+    return hypotheses, streams
+
+
+def corpus_bleu(hypotheses, references):
+    """Corpus BLEU (Papineni et al. 2002) with sacrebleu, lowercased.
+
+    sacrebleu's defaults otherwise (13a tokenization, exponential
+    smoothing), so scores compare with published sacrebleu numbers for
+    lowercased output: signature `nrefs:N|case:lc|eff:no|tok:13a|smooth:exp`.
+
+    Args:
+        hypotheses: A list of detokenized translations.
+        references: For each hypothesis, a reference string or a list of
+            reference strings (e.g. every Tatoeba target of its source).
+
+    Returns:
+        BLEU in [0, 100] as a float.
+
+    Example:
+
+    >>> round(corpus_bleu(["¿dónde está el gato?"], [["¿Dónde está el gato?"]]))
+    100
+    """
+    hypotheses, streams = _reference_streams(hypotheses, references)
+    metric = sacrebleu.metrics.BLEU(lowercase=True)
+    return float(metric.corpus_score(hypotheses, streams).score)
+
+
+def corpus_chrf(hypotheses, references, word_order=0):
+    """Corpus chrF (Popović 2015) with sacrebleu, lowercased.
+
+    Args:
+        hypotheses: A list of detokenized translations.
+        references: For each hypothesis, a reference string or a list of
+            them.
+        word_order: 0 for chrF (default), 2 for chrF++.
+
+    Returns:
+        chrF in [0, 100] as a float.
+
+    Example:
+
+    >>> round(corpus_chrf(["it is here."], ["It is here."]))
+    100
+    """
+    hypotheses, streams = _reference_streams(hypotheses, references)
+    metric = sacrebleu.metrics.CHRF(word_order=word_order, lowercase=True)
+    return float(metric.corpus_score(hypotheses, streams).score)
