@@ -11,10 +11,12 @@ receives:
 
     config.json         the resolved config (retrain exactly with it)
     run.json            command, library versions, seed, strategy, devices
-    vocabulary.txt      the vectorizer's vocabulary
+    vocabulary.txt      the vectorizer's vocabulary (translation: source_ and
+                        target_vocabulary.txt)
     run_state.json      per-epoch metrics, best epoch, early-stopping state
     checkpoints/best.keras   the best token-id model (by training.monitor)
     model.keras         the best model end to end: raw strings -> scores
+                        (translation: raw sentences -> translations)
     metrics.json        validation metrics of the best model
     learning_curves.png
     tensorboard/        logs for `tensorboard --logdir`
@@ -152,11 +154,14 @@ def train(args):
 
     task = TASKS[config["task"]]
     train_data, validation_data = task.load_data(config, args.data)
-    vocabulary_path = run_dir / "vocabulary.txt"
-    vocabulary = None
-    if args.resume and vocabulary_path.exists():
-        vocabulary = vocabulary_path.read_text(encoding="utf-8").split("\n")
-    run = task.Run(config, train_data, validation_data, vocabulary)
+    run = task.Run(
+        config, train_data, validation_data, saved=run_dir if args.resume else None
+    )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        config["task"] != "classification"
+    ):
+        raise StrategyError("--strategy multi_worker trains classification tasks only, so far")
+
     print(
         f"Training {config['task']} '{args.entry}' on {len(train_data)} examples, "
         f"validating on {len(validation_data)}; strategy {type(strategy).__name__} "
@@ -167,7 +172,7 @@ def train(args):
         run_dir.mkdir(parents=True, exist_ok=True)
         if not args.resume:
             run_callbacks.write_json_atomically(run_dir / "config.json", config)
-            vocabulary_path.write_text("\n".join(run.vocabulary), encoding="utf-8")
+            run.save_preprocessing(run_dir)
         run_callbacks.write_json_atomically(
             run_dir / "run.json",
             {

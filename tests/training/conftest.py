@@ -47,3 +47,35 @@ def tiny_config(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY_MODEL)
     return path
+
+
+TINY_TRANSLATION = """
+task: translation
+data: {validation_fraction: 0.2}
+preprocessing: {source_vocab_size: 40, target_vocab_size: 40, sequence_length: 6}
+model: {cell: gru, units: 16, embedding_dim: 8}
+training: {epochs: 3, batch_size: 16, learning_rate: 0.01, early_stopping_patience: null}
+evaluation: {beam_width: 2, max_sentences: 20}
+"""
+
+NUMBERS = {"uno": "one", "dos": "two", "tres": "three", "cuatro": "four", "cinco": "five"}
+
+
+@pytest.fixture
+def translation_data(tmp_path):
+    """English<TAB>Spanish pairs of two-number phrases, with attribution."""
+    rng = random.Random(1)
+    lines = []
+    for _ in range(200):
+        a, b = rng.sample(sorted(NUMBERS), 2)
+        lines.append(f"{NUMBERS[a]} and {NUMBERS[b]}.\t{a} y {b}.\tCC-BY 2.0 (France)")
+    path = tmp_path / "spa.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def translation_config(tmp_path):
+    path = tmp_path / "tiny_translation.yaml"
+    path.write_text(TINY_TRANSLATION)
+    return path

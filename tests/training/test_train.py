@@ -61,6 +61,21 @@ def test_saved_model_file_loads_in_a_fresh_process_after_import_zoo(tmp_path, ti
     assert "(1, 3)" in result.stdout
 
 
+def test_a_translation_run_trains_and_reports_bleu(tmp_path, translation_config, translation_data):
+    out = tmp_path / "translation"
+    assert train.main([str(translation_config), "--data", str(translation_data),
+                       "--out", str(out), "--epochs", "6"]) == 0
+    for name in ("source_vocabulary.txt", "target_vocabulary.txt", "model.keras",
+                 "metrics.json", "checkpoints/best.keras", "learning_curves.png"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"bleu_greedy", "bleu_beam", "chrf_greedy", "chrf_beam"} <= set(metrics)
+    assert metrics["bleu_greedy"] > 20  # untrained output scores about 0
+    model = keras.saving.load_model(out / "model.keras")
+    translation = model(np.array(["dos y tres."])).numpy()[0].decode()
+    assert "two" in translation or "three" in translation
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -4,6 +4,6 @@ A task module has `DEFAULTS` (its config with default values), `load_data`
 and a run class; `TASKS` maps the config's `task` key to it.
 """
 
-from training.tasks import classification
+from training.tasks import classification, translation
 
-TASKS = {"classification": classification}
+TASKS = {"classification": classification, "translation": translation}

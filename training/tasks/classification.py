@@ -60,6 +60,9 @@ DEFAULTS = {
 }
 
 
+VOCABULARY_FILE = "vocabulary.txt"
+
+
 def load_file(config, path=None):
     """All labelled texts of the configured file (`path` overrides it)."""
     data_config = config["data"]
@@ -98,11 +101,11 @@ class Run:
     Args:
         config: The resolved config.
         train, validation: `LabeledTexts`.
-        vocabulary: A saved vocabulary to reuse (on `--resume`), else the
-            vectorizer is adapted on `train`.
+        saved: A run directory whose vocabulary to reuse (`--resume`); else
+            the vectorizer is adapted on `train`.
     """
 
-    def __init__(self, config, train, validation, vocabulary=None):
+    def __init__(self, config, train, validation, saved=None):
         self.config = config
         self.train, self.validation = train, validation
         self.class_names = list(train.class_names)
@@ -110,6 +113,9 @@ class Run:
         # and rejects labels the model never saw.
         config["data"]["class_names"] = self.class_names
         pre = config["preprocessing"]
+        vocabulary = None
+        if saved is not None and (saved / VOCABULARY_FILE).exists():
+            vocabulary = (saved / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")
         self.vectorizer = text_vectorizer(
             train.texts,
             pre["max_tokens"],
@@ -125,9 +131,15 @@ class Run:
     def _ids(self, texts):
         return np.asarray(self.vectorizer(np.array(texts, dtype=object)))
 
+    def __len__(self):
+        return len(self.train)
+
     @property
     def vocabulary(self):
         return self.vectorizer.get_vocabulary()
+
+    def save_preprocessing(self, run_dir):
+        (run_dir / VOCABULARY_FILE).write_text("\n".join(self.vocabulary), encoding="utf-8")
 
     def build_model(self):
         """The compiled token-id classifier (call inside a strategy scope)."""

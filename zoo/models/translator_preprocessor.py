@@ -328,3 +328,64 @@ def translate(
     return [text.decode("utf-8") for text in vectorizers.detokenize(ids).numpy()]
 
 
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class StringTranslator(keras.Model):
+    """Raw source sentences in, raw translations out: vectorizers + model.
+
+    What a training run saves as `model.keras`. Needs the TensorFlow backend.
+
+    Args:
+        vectorizers: The fitted `TranslationVectorizers`.
+        translator: The trained `Translator`.
+        beam_width: 1 for greedy decoding, more for beam search.
+        length_penalty: α of the beam search's length penalty.
+
+    Call arguments:
+        texts: A string tensor `(batch,)`.
+
+    Returns a string tensor `(batch,)`.
+    """
+
+    def __init__(self, vectorizers, translator, beam_width=1, length_penalty=0.0, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int("beam_width", beam_width)
+        self.vectorizers = vectorizers
+        self.translator = translator
+        self.beam_width = beam_width
+        self.length_penalty = length_penalty
+        self.built = True  # its parts are built; it has no weights of its own
+
+    def call(self, texts):
+        source_ids = self.vectorizers.vectorize_source(texts)
+        max_length = self.vectorizers.sequence_length
+        if self.beam_width == 1:
+            ids = self.translator.greedy_decode(source_ids, max_length=max_length)
+        else:
+            ids = self.translator.beam_search(
+                source_ids,
+                beam_width=self.beam_width,
+                max_length=max_length,
+                length_penalty=self.length_penalty,
+            )
+        return self.vectorizers.detokenize(ids)
+
+    def get_build_config(self):
+        return None  # nothing to build: the parts are built when made
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vectorizers": keras.saving.serialize_keras_object(self.vectorizers),
+            "translator": keras.saving.serialize_keras_object(self.translator),
+            "beam_width": self.beam_width,
+            "length_penalty": self.length_penalty,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("vectorizers", "translator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

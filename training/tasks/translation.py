@@ -1,0 +1,215 @@
+"""Translation as a training task: ManyThings/Tatoeba sentence pairs.
+
+Turns a resolved config into pairs, fitted vectorizers, a compiled
+`zoo.models.Translator` trained with teacher forcing, tf.data pipelines,
+and BLEU/chrF on held-out source sentences; `train.py` drives it.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+from zoo.data.translation import (
+    default_translation_path,
+    group_by_source,
+    load_translation_pairs,
+    split_translation_pairs,
+)
+from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
+from zoo.models.translator import build_translator, translation_loss
+from zoo.models.translator_preprocessor import (
+    StringTranslator,
+    TranslationVectorizers,
+    translate,
+)
+
+DEFAULTS = {
+    "task": "translation",
+    "data": {
+        "path": None,  # None: download the ManyThings English-Spanish file
+        "source_column": 1,  # Spanish
+        "target_column": 0,  # English
+        "validation_fraction": 0.1,
+        "split_seed": 1337,
+    },
+    "preprocessing": {
+        "source_vocab_size": 15000,
+        "target_vocab_size": 15000,
+        "sequence_length": 20,
+    },
+    "model": {
+        "cell": "gru",
+        "cell_options": {},  # {variant: ...} for lstm, {block_size: ...} for original_lstm
+        "units": 256,
+        "embedding_dim": 128,
+        "encoder_layers": 1,
+        "bidirectional_encoder": False,
+        "attention": "dot",
+        "dropout": 0.0,
+    },
+    "training": {
+        "epochs": 3,
+        "batch_size": 64,
+        "learning_rate": 0.001,
+        "clipnorm": 1.0,
+        "early_stopping_patience": 2,
+        "monitor": "val_loss",
+        "seed": 1337,
+    },
+    "evaluation": {
+        "beam_width": 4,
+        "length_penalty": 0.0,
+        "max_sentences": 2000,  # held-out sources scored (None: all)
+    },
+}
+
+VOCABULARY_FILES = ("source_vocabulary.txt", "target_vocabulary.txt")
+
+
+def load_file(config, path=None):
+    data = config["data"]
+    return load_translation_pairs(
+        path or data["path"] or default_translation_path(),
+        source_column=data["source_column"],
+        target_column=data["target_column"],
+    )
+
+
+def load_data(config, data_path=None):
+    data = config["data"]
+    return split_translation_pairs(
+        load_file(config, data_path), data["validation_fraction"], data["split_seed"]
+    )
+
+
+class Run:
+    """Everything a training run needs for one translation config.
+
+    Args:
+        config: The resolved config.
+        train, validation: Lists of `(source, target)` pairs.
+        saved: A run directory whose vocabularies to reuse (`--resume`).
+    """
+
+    def __init__(self, config, train, validation, saved=None):
+        self.config = config
+        self.train, self.validation = list(train), list(validation)
+        pre = config["preprocessing"]
+        vocabularies = [None, None]
+        if saved is not None and all((saved / f).exists() for f in VOCABULARY_FILES):
+            # Files hold the whole vocabulary; the layer adds padding and [UNK].
+            vocabularies = [
+                (saved / f).read_text(encoding="utf-8").split("\n")[2:] for f in VOCABULARY_FILES
+            ]
+        self.vectorizers = TranslationVectorizers(
+            pre["source_vocab_size"],
+            pre["target_vocab_size"],
+            pre["sequence_length"],
+            source_vocabulary=vocabularies[0],
+            target_vocabulary=vocabularies[1],
+        )
+        if vocabularies[0] is None:
+            self.vectorizers.adapt(self.train)
+        self.train_arrays = self._arrays(self.train)
+        self.validation_arrays = self._arrays(self.validation)
+
+    def __len__(self):
+        return len(self.train)
+
+    def _arrays(self, pairs):
+        inputs, target_out = self.vectorizers.teacher_forcing_inputs(
+            [s for s, _ in pairs], [t for _, t in pairs]
+        )
+        return (
+            np.asarray(inputs["source_ids"]),
+            np.asarray(inputs["target_in_ids"]),
+            np.asarray(target_out),
+        )
+
+    def save_preprocessing(self, run_dir):
+        for name, vocabulary in zip(
+            VOCABULARY_FILES,
+            (self.vectorizers.source_vocabulary, self.vectorizers.target_vocabulary),
+        ):
+            (run_dir / name).write_text("\n".join(vocabulary), encoding="utf-8")
+
+    def build_model(self):
+        model_config = dict(self.config["model"])
+        options = model_config.pop("cell_options") or {}
+        model = build_translator(
+            len(self.vectorizers.source_vocabulary),
+            len(self.vectorizers.target_vocabulary),
+            variant=options.get("variant"),
+            block_size=options.get("block_size", 1),
+            name="translator",
+            **model_config,
+        )
+        training = self.config["training"]
+        model.compile(
+            keras.optimizers.Adam(training["learning_rate"], clipnorm=training["clipnorm"]),
+            translation_loss(),
+            # Token accuracy over real target tokens (sample weights mask padding).
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        return model
+
+    @staticmethod
+    def _batches(arrays, order, batch_size):
+        source, target_in, target_out = (tf.gather(a, order) for a in arrays)
+        weights = tf.cast(target_out != 0, tf.float32)
+        return tf.data.Dataset.from_tensor_slices(
+            ({"source_ids": source, "target_in_ids": target_in}, target_out, weights)
+        ).batch(batch_size)
+
+    def train_dataset(self, batch_size, start_epoch, epochs):
+        """Epochs `start_epoch..epochs-1`, each shuffled by its own seed."""
+        arrays = self.train_arrays
+        seed = self.config["training"]["seed"]
+
+        def epoch(index):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(len(self.train)), seed=tf.stack([tf.cast(seed, tf.int64), index])
+            )
+            return self._batches(arrays, order, batch_size)
+
+        return (
+            tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+        )
+
+    def steps_per_epoch(self, batch_size):
+        return -(-len(self.train) // batch_size)
+
+    def validation_dataset(self, batch_size):
+        return self._batches(
+            self.validation_arrays, tf.range(len(self.validation)), batch_size
+        )
+
+    def inference_model(self, core):
+        evaluation = self.config["evaluation"]
+        return StringTranslator(
+            self.vectorizers, core, evaluation["beam_width"], evaluation["length_penalty"]
+        )
+
+    def evaluate(self, core, pairs=None):
+        """BLEU and chrF (greedy and beam) on held-out source sentences."""
+        sources, references = group_by_source(pairs or self.validation)
+        limit = self.config["evaluation"]["max_sentences"]
+        if limit:
+            sources, references = sources[:limit], references[:limit]
+        evaluation = self.config["evaluation"]
+        metrics = {"sentences": len(sources)}
+        for name, beam in (("greedy", 1), ("beam", evaluation["beam_width"])):
+            hypotheses = []
+            for start in range(0, len(sources), 256):
+                hypotheses += translate(
+                    core, self.vectorizers, sources[start:start + 256], beam_width=beam,
+                    length_penalty=evaluation["length_penalty"],
+                )
+            metrics[f"bleu_{name}"] = corpus_bleu(hypotheses, references)
+            metrics[f"chrf_{name}"] = corpus_chrf(hypotheses, references)
+        metrics["bleu"] = metrics["bleu_beam"]
+        metrics["examples"] = [
+            {"source": s, "translation": h, "references": r}
+            for s, h, r in list(zip(sources, hypotheses, references))[:10]
+        ]
+        return metrics
