@@ -9,7 +9,8 @@ format of its `config.json`. A SavedModel directory (TF Serving layout) is
 evaluated through its `serving_default` signature, which takes raw `text`;
 a classifier's returns `scores` and `classes` (the label names). The whole
 file is used (no split). Classifiers report accuracy and per-class
-precision, recall and F1.
+precision, recall and F1; translators report BLEU and chrF (sacrebleu,
+lowercased, every target of a source sentence a reference).
 """
 
 import argparse
@@ -21,7 +22,9 @@ import keras
 import numpy as np
 
 from training.config import ConfigError, apply_overrides
-from training.tasks import classification
+from training.tasks import classification, translation
+from zoo.data.translation import group_by_source
+from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
 
@@ -65,6 +68,8 @@ def evaluate(target, data_path, overrides=()):
         predictions = np.argmax(scores[:, order], axis=-1)
     elif (target / "config.json").exists():
         config = apply_overrides(json.loads((target / "config.json").read_text()), overrides)
+        if config["task"] == "translation":
+            return evaluate_translator(target, config, data_path)
         data = classification.load_file(config, data_path)
         model = keras.saving.load_model(target / "model.keras")
         scores = model.predict(np.array(data.texts, dtype=object), batch_size=512, verbose=0)
@@ -77,7 +82,26 @@ def evaluate(target, data_path, overrides=()):
     return classification.classification_metrics(data.labels, predictions, data.class_names)
 
 
+def evaluate_translator(run_dir, config, data_path):
+    """BLEU and chrF of a translation run's `model.keras` on a pairs file."""
+    sources, references = group_by_source(translation.load_file(config, data_path))
+    model = keras.saving.load_model(run_dir / "model.keras")
+    hypotheses = []
+    for start in range(0, len(sources), 256):
+        batch = np.array(sources[start:start + 256], dtype=object)
+        hypotheses += [t.decode("utf-8") for t in np.asarray(model(batch))]
+    return {
+        "bleu": corpus_bleu(hypotheses, references),
+        "chrf": corpus_chrf(hypotheses, references),
+        "sentences": len(sources),
+        "beam_width": model.beam_width,
+    }
+
+
 def report(metrics):
+    if "bleu" in metrics:
+        return (f"BLEU {metrics['bleu']:.2f}   chrF {metrics['chrf']:.2f}   "
+                f"({metrics['sentences']} source sentences, beam width {metrics['beam_width']})")
     lines = [f"accuracy {metrics['accuracy']:.4f}   macro F1 {metrics['macro_f1']:.4f}   "
              f"({metrics['examples']} examples)",
              f"{'class':<20} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]

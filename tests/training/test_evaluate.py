@@ -81,3 +81,21 @@ def test_bad_targets_are_named(tmp_path, trained_run, capsys):
     bad.write_text("text,label\nsunny day,good\nx,unknown\n")
     assert evaluate.main([str(out), "--data", str(bad)]) == 2
     assert "line 3: expected a label in" in capsys.readouterr().err
+
+
+def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
+    from tests.training.conftest import NUMBERS, TINY_TRANSLATION
+
+    config = tmp_path / "t.yaml"
+    config.write_text(TINY_TRANSLATION)
+    lines = [f"{NUMBERS[a]} and {NUMBERS[b]}.\t{a} y {b}."
+             for a in sorted(NUMBERS) for b in sorted(NUMBERS) if a != b]
+    data = tmp_path / "spa.txt"
+    data.write_text("\n".join(lines * 8) + "\n")
+    out = tmp_path / "run"
+    assert train.main([str(config), "--data", str(data), "--out", str(out), "--epochs", "6"]) == 0
+    capsys.readouterr()
+    assert evaluate.main([str(out), "--data", str(data), "--json", str(tmp_path / "m.json")]) == 0
+    assert "BLEU" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["sentences"] == 20 and metrics["bleu"] > 20
