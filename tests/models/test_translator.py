@@ -39,10 +39,15 @@ def tiny(configuration="gru-dot", **kwargs):
     cell, variant, attention, bidirectional, layers, block_size = CONFIGS[
         configuration
     ]
+    cell_options = {}
+    if variant:
+        cell_options["variant"] = variant
+    if block_size != 1:
+        cell_options["block_size"] = block_size
     options = dict(
-        cell=cell, variant=variant, attention=attention,
+        cell=cell, cell_options=cell_options, attention=attention,
         bidirectional_encoder=bidirectional, encoder_layers=layers,
-        block_size=block_size, units=8, embedding_dim=6,
+        units=8, embedding_dim=6,
     )
     options.update(kwargs)
     return build_translator(SOURCE_VOCAB, TARGET_VOCAB, **options)
@@ -132,7 +137,7 @@ def test_get_config_holds_every_constructor_argument():
         if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name != "self"
     }
     assert parameters <= set(config)
-    assert config["variant"] == "vanilla" and config["dropout"] == 0.25
+    assert config["cell_options"] == {"variant": "vanilla"} and config["dropout"] == 0.25
     clone = Translator.from_config(config)
     assert clone.get_config() == config
     assert clone.count_params() == model.count_params()
@@ -169,16 +174,17 @@ def test_dropout_is_active_in_training_only():
     "kwargs, received",
     [
         ({"cell": "rnn"}, "cell='rnn'"),
-        ({"cell": "lstm", "variant": "XYZ"}, "variant='XYZ'"),
-        ({"cell": "gru", "variant": "CIFG"}, "variant='CIFG'"),
+        ({"cell": "lstm", "cell_options": {"variant": "XYZ"}}, "variant='XYZ'"),
+        ({"cell": "gru", "cell_options": {"variant": "CIFG"}}, "Unrecognized keyword.*'variant'"),
+        ({"cell_options": "CIFG"}, "cell_options='CIFG'"),
         ({"units": 0}, "units=0"),
         ({"embedding_dim": 2.5}, "embedding_dim=2.5"),
         ({"encoder_layers": 0}, "encoder_layers=0"),
         ({"bidirectional_encoder": "yes"}, "bidirectional_encoder='yes'"),
         ({"attention": "general"}, "attention='general'"),
         ({"dropout": 1.0}, "dropout=1.0"),
-        ({"cell": "original_lstm", "block_size": 3}, "block_size=3, units=8"),
-        ({"cell": "gru", "block_size": 2}, "block_size=2"),
+        ({"cell": "original_lstm", "cell_options": {"block_size": 3}}, "units=8, block_size=3"),
+        ({"cell": "gru", "cell_options": {"block_size": 2}}, "Unrecognized keyword.*'block_size'"),
         ({"start_id": 0}, "start_id=0"),
         ({"end_id": TARGET_VOCAB}, f"end_id={TARGET_VOCAB}"),
         ({"start_id": 3, "end_id": 3}, "start_id=3, end_id=3"),

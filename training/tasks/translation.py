@@ -134,15 +134,11 @@ class Run:
             (run_dir / name).write_text("\n".join(vocabulary), encoding="utf-8")
 
     def build_model(self):
-        model_config = dict(self.config["model"])
-        options = model_config.pop("cell_options") or {}
         model = build_translator(
             len(self.vectorizers.source_vocabulary),
             len(self.vectorizers.target_vocabulary),
-            variant=options.get("variant"),
-            block_size=options.get("block_size", 1),
             name="translator",
-            **model_config,
+            **self.config["model"],
         )
         training = self.config["training"]
         model.compile(

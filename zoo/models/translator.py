@@ -66,12 +66,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.layers.gru import GRU
-from zoo.layers.lstm import LSTM, canonical_variant
-from zoo.layers.original_lstm import OriginalLSTM
+from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.rnn import check_positive_int, check_rate
 
-CELLS = ("lstm", "gru", "original_lstm")
 ATTENTIONS = ("dot", "additive")
 
 # Token ids shared by `TranslationVectorizers` and `Translator`.
@@ -119,9 +116,9 @@ class Translator(keras.Model):
         cell: The recurrent family of encoder and decoder: "gru" (default,
             `zoo.layers.GRU`), "lstm" (`zoo.layers.LSTM`) or
             "original_lstm" (`zoo.layers.OriginalLSTM`, the 1997 cell).
-        variant: The LSTM variant for `cell="lstm"` ("keras" when None;
-            "vanilla", "CIFG", … see `zoo.layers.LSTM`). Must be None for
-            the other cells.
+        cell_options: The family's own arguments (`zoo.layers.catalog`):
+            e.g. `{"variant": "CIFG"}` for "lstm", `{"reset_after": False}`
+            for "gru", `{"block_size": 2}` for "original_lstm".
         units: Positive integer, the width of every recurrent layer, of the
             attention and of h̃_t. For "original_lstm", blocks × block_size.
         embedding_dim: Positive integer, width of both embeddings.
@@ -135,9 +132,6 @@ class Translator(keras.Model):
             `keras.layers.AdditiveAttention`).
         dropout: Float in [0, 1), dropout on the embeddings and on h̃_t
             during training.
-        block_size: Positive integer, cells per memory block for
-            "original_lstm" (must divide `units`); must stay 1 for the
-            other cells.
         start_id: Id of [start] in the target vocabulary (2, as
             `TranslationVectorizers` builds it).
         end_id: Id of [end] (3).
@@ -155,8 +149,8 @@ class Translator(keras.Model):
 
     Example:
 
-    >>> model = Translator(30, 40, cell="lstm", variant="CIFG", units=8,
-    ...                    embedding_dim=6, attention="additive")
+    >>> model = Translator(30, 40, cell="lstm", cell_options={"variant": "CIFG"},
+    ...                    units=8, embedding_dim=6, attention="additive")
     >>> source = np.array([[5, 6, 7, 0], [8, 9, 0, 0]])
     >>> target_in = np.array([[2, 4, 5], [2, 6, 0]])
     >>> logits = model({"source_ids": source, "target_in_ids": target_in})
@@ -173,14 +167,13 @@ class Translator(keras.Model):
         source_vocab_size,
         target_vocab_size,
         cell="gru",
-        variant=None,
+        cell_options=None,
         units=256,
         embedding_dim=128,
         encoder_layers=1,
         bidirectional_encoder=False,
         attention="dot",
         dropout=0.0,
-        block_size=1,
         start_id=START_ID,
         end_id=END_ID,
         **kwargs,
@@ -188,12 +181,10 @@ class Translator(keras.Model):
         check_positive_int("source_vocab_size", source_vocab_size)
         check_positive_int("target_vocab_size", target_vocab_size)
         _check_choice("cell", cell, CELLS)
-        if cell == "lstm":
-            variant = canonical_variant("keras" if variant is None else variant)
-        elif variant is not None:
+        if cell_options is not None and not isinstance(cell_options, dict):
             raise ValueError(
-                "Argument `variant` applies to cell='lstm' only; must be None "
-                f"for cell={cell!r}. Received: variant={variant!r}"
+                "Argument `cell_options` must be a dict of the cell family's "
+                f"arguments. Received: cell_options={cell_options!r}"
             )
         check_positive_int("units", units)
         check_positive_int("embedding_dim", embedding_dim)
@@ -201,18 +192,6 @@ class Translator(keras.Model):
         _check_bool("bidirectional_encoder", bidirectional_encoder)
         _check_choice("attention", attention, ATTENTIONS)
         check_rate("dropout", dropout)
-        check_positive_int("block_size", block_size)
-        if cell == "original_lstm" and units % block_size:
-            raise ValueError(
-                "Argument `block_size` must divide `units` (units = blocks × "
-                f"block_size). Received: block_size={block_size!r}, "
-                f"units={units!r}"
-            )
-        if cell != "original_lstm" and block_size != 1:
-            raise ValueError(
-                "Argument `block_size` applies to cell='original_lstm' only; "
-                f"must be 1 for cell={cell!r}. Received: block_size={block_size!r}"
-            )
         for name, value in (("start_id", start_id), ("end_id", end_id)):
             if (
                 isinstance(value, bool)
@@ -235,14 +214,13 @@ class Translator(keras.Model):
         self.source_vocab_size = source_vocab_size
         self.target_vocab_size = target_vocab_size
         self.cell = cell
-        self.variant = variant
+        self.cell_options = dict(cell_options or {})
         self.units = units
         self.embedding_dim = embedding_dim
         self.encoder_layers = encoder_layers
         self.bidirectional_encoder = bidirectional_encoder
         self.attention = attention
         self.dropout = float(dropout)
-        self.block_size = block_size
         self.start_id = start_id
         self.end_id = end_id
 
@@ -304,17 +282,13 @@ class Translator(keras.Model):
         self.build()
 
     def _recurrent_layer(self, name, return_state):
-        common = {
-            "return_sequences": True,
-            "return_state": return_state,
-            "name": name,
-        }
-        if self.cell == "lstm":
-            return LSTM(self.units, variant=self.variant, **common)
-        if self.cell == "gru":
-            return GRU(self.units, **common)
-        return OriginalLSTM(
-            self.units // self.block_size, block_size=self.block_size, **common
+        return recurrent_layer(
+            self.cell,
+            self.units,
+            self.cell_options,
+            return_sequences=True,
+            return_state=return_state,
+            name=name,
         )
 
     def build(self, input_shape=None):
@@ -649,14 +623,13 @@ class Translator(keras.Model):
             "source_vocab_size": self.source_vocab_size,
             "target_vocab_size": self.target_vocab_size,
             "cell": self.cell,
-            "variant": self.variant,
+            "cell_options": self.cell_options,
             "units": self.units,
             "embedding_dim": self.embedding_dim,
             "encoder_layers": self.encoder_layers,
             "bidirectional_encoder": self.bidirectional_encoder,
             "attention": self.attention,
             "dropout": self.dropout,
-            "block_size": self.block_size,
             "start_id": self.start_id,
             "end_id": self.end_id,
         }
@@ -667,14 +640,13 @@ def build_translator(
     source_vocab_size,
     target_vocab_size,
     cell="gru",
-    variant=None,
+    cell_options=None,
     units=256,
     embedding_dim=128,
     encoder_layers=1,
     bidirectional_encoder=False,
     attention="dot",
     dropout=0.0,
-    block_size=1,
     **kwargs,
 ):
     """Builds a `Translator`; the arguments are `Translator`'s.
@@ -682,7 +654,8 @@ def build_translator(
     Example:
 
     >>> model = build_translator(30, 40, cell="original_lstm", units=8,
-    ...                          block_size=2, bidirectional_encoder=True)
+    ...                          cell_options={"block_size": 2},
+    ...                          bidirectional_encoder=True)
     >>> model.decoder.cell.blocks, model.decoder.cell.block_size
     (4, 2)
     """
@@ -690,14 +663,13 @@ def build_translator(
         source_vocab_size,
         target_vocab_size,
         cell=cell,
-        variant=variant,
+        cell_options=cell_options,
         units=units,
         embedding_dim=embedding_dim,
         encoder_layers=encoder_layers,
         bidirectional_encoder=bidirectional_encoder,
         attention=attention,
         dropout=dropout,
-        block_size=block_size,
         **kwargs,
     )
 
