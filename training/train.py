@@ -193,6 +193,29 @@ def train(args):
     training = config["training"]
     epochs, batch_size = training["epochs"], training["batch_size"]
     start_epoch = start_epoch_of(run_dir)
+    state, nan_stop, callback_list = make_callbacks(run_dir, training, start_epoch, chief)
+    if start_epoch >= epochs or (state.history and _stopped_early(state, training)):
+        print(f"{run_dir} had already finished training; writing its outputs.")
+    else:
+        started = time.time()
+        fit(strategy, model, run, callback_list, epochs, batch_size, start_epoch)
+        if nan_stop.where is not None:
+            epoch, batch = nan_stop.where
+            raise TrainingError(
+                f"Training stopped: the loss became NaN or infinite at epoch {epoch + 1}, "
+                f"batch {batch + 1}. Lower training.learning_rate (now "
+                f"{training['learning_rate']}) or set training.clipnorm, e.g. "
+                f"--set training.clipnorm=1.0. The best model so far is in "
+                f"{run_dir / 'checkpoints' / 'best.keras'}."
+            )
+        print(f"Trained in {time.time() - started:.0f} s", flush=True)
+    if chief:
+        finish(run, state, run_dir, args.entry)
+    return run_dir
+
+
+def make_callbacks(run_dir, training, start_epoch, chief):
+    """`(run state, NaN stop, all callbacks)` of a run; the chief writes."""
     monitor = training["monitor"]
     state = run_callbacks.RunState(
         run_dir,
@@ -213,46 +236,34 @@ def train(args):
     ]
     if chief:
         callback_list.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
-    if start_epoch >= epochs or (state.history and _stopped_early(state, training)):
-        print(f"{run_dir} had already finished training; writing its outputs.")
+    return state, nan_stop, callback_list
+
+
+def fit(strategy, model, run, callback_list, epochs, batch_size, start_epoch):
+    """`model.fit`, or its custom-loop twin under MultiWorkerMirroredStrategy."""
+    train_dataset = run.train_dataset(batch_size, start_epoch, epochs)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        fit_distributed(
+            strategy,
+            model,
+            train_dataset,
+            run.steps_per_epoch(batch_size),
+            run.validation_dataset(batch_size),
+            epochs,
+            start_epoch,
+            batch_size,
+            callback_list,
+        )
     else:
-        started = time.time()
-        train_dataset = run.train_dataset(batch_size, start_epoch, epochs)
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            fit_distributed(
-                strategy,
-                model,
-                train_dataset,
-                run.steps_per_epoch(batch_size),
-                run.validation_dataset(batch_size),
-                epochs,
-                start_epoch,
-                batch_size,
-                callback_list,
-            )
-        else:
-            model.fit(
-                train_dataset,
-                epochs=epochs,
-                steps_per_epoch=run.steps_per_epoch(batch_size),
-                validation_data=run.validation_dataset(batch_size),
-                callbacks=callback_list,
-                shuffle=False,  # each epoch is shuffled by its own seed
-                verbose=1 if sys.stdout.isatty() else 2,
-            )
-        if nan_stop.where is not None:
-            epoch, batch = nan_stop.where
-            raise TrainingError(
-                f"Training stopped: the loss became NaN or infinite at epoch {epoch + 1}, "
-                f"batch {batch + 1}. Lower training.learning_rate (now "
-                f"{training['learning_rate']}) or set training.clipnorm, e.g. "
-                f"--set training.clipnorm=1.0. The best model so far is in "
-                f"{run_dir / 'checkpoints' / 'best.keras'}."
-            )
-        print(f"Trained in {time.time() - started:.0f} s", flush=True)
-    if chief:
-        finish(run, state, run_dir, args.entry)
-    return run_dir
+        model.fit(
+            train_dataset,
+            epochs=epochs,
+            steps_per_epoch=run.steps_per_epoch(batch_size),
+            validation_data=run.validation_dataset(batch_size),
+            callbacks=callback_list,
+            shuffle=False,  # each epoch is shuffled by its own seed
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
 
 
 def _stopped_early(state, training):
