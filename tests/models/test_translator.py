@@ -16,7 +16,6 @@ from zoo.models.translator import (
     PAD_ID,
     START_ID,
     Translator,
-    build_translator,
     translation_loss,
 )
 from zoo.models.translator_preprocessor import TranslationVectorizers, translate
@@ -50,7 +49,7 @@ def tiny(configuration="gru-dot", **kwargs):
         units=8, embedding_dim=6,
     )
     options.update(kwargs)
-    return build_translator(SOURCE_VOCAB, TARGET_VOCAB, **options)
+    return Translator(SOURCE_VOCAB, TARGET_VOCAB, **options)
 
 
 def numpy(x):
@@ -194,7 +193,7 @@ def test_bad_arguments_are_named(kwargs, received):
     options = dict(units=8, embedding_dim=6)
     options.update(kwargs)
     with pytest.raises(ValueError, match=received):
-        build_translator(SOURCE_VOCAB, TARGET_VOCAB, **options)
+        Translator(SOURCE_VOCAB, TARGET_VOCAB, **options)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +262,7 @@ def trained():
     """A GRU translator taught to reverse 48 sequences by teacher forcing."""
     keras.utils.set_random_seed(1337)
     source, target_in, target_out = reversal_pairs()
-    model = build_translator(
+    model = Translator(
         SOURCE_VOCAB, TARGET_VOCAB, cell="gru", units=16, embedding_dim=16
     )
     model.compile(keras.optimizers.Adam(0.02), translation_loss())
@@ -457,7 +456,7 @@ def string_translator():
     pairs = sentence_pairs(48)
     vectorizers = TranslationVectorizers(sequence_length=7)
     vectorizers.adapt(pairs)
-    model = build_translator(
+    model = Translator(
         len(vectorizers.source_vocabulary), len(vectorizers.target_vocabulary),
         cell="lstm", units=16, embedding_dim=8, attention="additive",
     )

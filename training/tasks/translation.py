@@ -16,7 +16,7 @@ from zoo.data.translation import (
     split_translation_pairs,
 )
 from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
-from zoo.models.translator import build_translator, translation_loss
+from zoo.models.translator import Translator, translation_loss
 from zoo.models.translator_preprocessor import (
     StringTranslator,
     TranslationVectorizers,
@@ -134,7 +134,7 @@ class Run:
             (run_dir / name).write_text("\n".join(vocabulary), encoding="utf-8")
 
     def build_model(self):
-        model = build_translator(
+        model = Translator(
             len(self.vectorizers.source_vocabulary),
             len(self.vectorizers.target_vocabulary),
             name="translator",

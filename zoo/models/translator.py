@@ -636,44 +636,6 @@ class Translator(keras.Model):
         return {**super().get_config(), **config}
 
 
-def build_translator(
-    source_vocab_size,
-    target_vocab_size,
-    cell="gru",
-    cell_options=None,
-    units=256,
-    embedding_dim=128,
-    encoder_layers=1,
-    bidirectional_encoder=False,
-    attention="dot",
-    dropout=0.0,
-    **kwargs,
-):
-    """Builds a `Translator`; the arguments are `Translator`'s.
-
-    Example:
-
-    >>> model = build_translator(30, 40, cell="original_lstm", units=8,
-    ...                          cell_options={"block_size": 2},
-    ...                          bidirectional_encoder=True)
-    >>> model.decoder.cell.blocks, model.decoder.cell.block_size
-    (4, 2)
-    """
-    return Translator(
-        source_vocab_size,
-        target_vocab_size,
-        cell=cell,
-        cell_options=cell_options,
-        units=units,
-        embedding_dim=embedding_dim,
-        encoder_layers=encoder_layers,
-        bidirectional_encoder=bidirectional_encoder,
-        attention=attention,
-        dropout=dropout,
-        **kwargs,
-    )
-
-
 def translation_loss():
     """Teacher-forcing loss: cross-entropy of the logits, padding ignored."""
     return keras.losses.SparseCategoricalCrossentropy(
