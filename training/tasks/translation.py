@@ -59,7 +59,7 @@ DEFAULTS = {
     "evaluation": {
         "beam_width": 4,
         "length_penalty": 0.0,
-        "max_sentences": 2000,  # held-out sources scored (None: all)
+        "max_sentences": 2000,  # held-out sources scored, a seeded sample (None: all)
     },
 }
 
@@ -189,10 +189,15 @@ class Run:
     def evaluate(self, core, pairs=None):
         """BLEU and chrF (greedy and beam) on held-out source sentences."""
         sources, references = group_by_source(pairs or self.validation)
-        limit = self.config["evaluation"]["max_sentences"]
-        if limit:
-            sources, references = sources[:limit], references[:limit]
         evaluation = self.config["evaluation"]
+        limit = evaluation["max_sentences"]
+        if limit and limit < len(sources):
+            # A seeded sample: Tatoeba files run from short to long
+            # sentences, so the first ones would flatter the model.
+            rng = np.random.default_rng(self.config["data"]["split_seed"])
+            chosen = np.sort(rng.choice(len(sources), size=limit, replace=False))
+            sources = [sources[i] for i in chosen]
+            references = [references[i] for i in chosen]
         metrics = {"sentences": len(sources)}
         for name, beam in (("greedy", 1), ("beam", evaluation["beam_width"])):
             hypotheses = []
