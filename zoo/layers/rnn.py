@@ -1,9 +1,10 @@
 """What every zoo recurrent layer shares: the cell base and the layer base.
 
-`RecurrentCell` holds the arguments every cell family takes (units,
-activations, initializers, regularizers, constraints, dropout, seed) and
-their serialization, so that `lstm.py` and `gru.py` contain only what makes
-each family different: its weights and its step equations.
+`RecurrentCell` holds the arguments every cell family takes (units, the
+gates' activation, initializers, regularizers, constraints, dropout, seed)
+and their serialization, so that `lstm.py`, `gru.py` and
+`original_lstm.py` contain only what makes each family different: its
+squashing functions, biases, weights and step equations.
 
 `RNN` is `keras.layers.RNN` with the input checks a user expects (rank-3
 input, a `(batch, time)` mask) and a flat `get_config()` (the cell's
@@ -45,12 +46,8 @@ def check_positive_int(name, value):
 
 def check_rate(name, value):
     """Raises `ValueError` unless `value` is a float in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(
-            f"Argument `{name}` must be a float in [0, 1). "
-            f"Received: {name}={value!r}"
-        )
-    if not 0.0 <= value < 1.0:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not 0.0 <= value < 1.0:
         raise ValueError(
             f"Argument `{name}` must be a float in [0, 1). "
             f"Received: {name}={value!r}"

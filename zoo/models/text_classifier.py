@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from zoo.layers.catalog import CELLS, recurrent_layer
+from zoo.layers.rnn import check_positive_int
 
 POOLING = ("attention", "mean", "last")
 
@@ -39,10 +40,7 @@ class AttentionPooling(keras.layers.Layer):
 
     def __init__(self, units=64, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"Argument `units` must be a positive integer. Received: units={units!r}"
-            )
+        check_positive_int("units", units)
         self.units = units
         self.supports_masking = True
 
@@ -129,11 +127,7 @@ class TextClassifier(keras.Model):
             ("num_layers", num_layers),
             ("embedding_dim", embedding_dim),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"Argument `{name}` must be a positive integer. "
-                    f"Received: {name}={value!r}"
-                )
+            check_positive_int(name, value)
         if num_classes < 2:
             raise ValueError(
                 f"Argument `num_classes` must be at least 2. Received: num_classes={num_classes}"

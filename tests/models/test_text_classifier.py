@@ -1,0 +1,87 @@
+"""zoo.models.TextClassifier, its attention pooling, and its preprocessor."""
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.models.text_classifier import AttentionPooling, TextClassifier
+
+TOKENS = np.array([[5, 7, 9, 0, 0], [3, 4, 0, 0, 0], [8, 8, 8, 8, 2]], "int32")
+
+
+@pytest.mark.parametrize("cell, options", [
+    ("lstm", {"variant": "CIFG"}), ("gru", {"reset_after": False}),
+    ("original_lstm", {"block_size": 2}),
+])
+@pytest.mark.parametrize("pooling", ["attention", "mean", "last"])
+def test_probabilities_for_every_family_and_pooling(cell, options, pooling):
+    model = TextClassifier(30, 3, cell=cell, cell_options=options, units=4,
+                           embedding_dim=4, attention_units=4, pooling=pooling,
+                           num_layers=2)
+    scores = keras.ops.convert_to_numpy(model(TOKENS))
+    assert scores.shape == (3, 3)
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean", "last"])
+def test_padding_does_not_change_the_prediction(pooling):
+    model = TextClassifier(30, 2, units=4, embedding_dim=4, attention_units=4,
+                           pooling=pooling, dropout=0.0)
+    short = keras.ops.convert_to_numpy(model(TOKENS[:1, :3]))
+    padded = keras.ops.convert_to_numpy(model(TOKENS[:1]))
+    np.testing.assert_allclose(short, padded, atol=1e-6)
+
+
+def test_attention_pooling_weights_real_steps_only():
+    layer = AttentionPooling(3)
+    x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
+    mask = np.array([[True, True, False, False], [True, True, True, True]])
+    pooled = keras.ops.convert_to_numpy(layer(x, mask=mask))
+    x_changed = x.copy()
+    x_changed[0, 2:] = 100.0  # masked steps
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x_changed, mask=mask)), pooled, atol=1e-6)
+    # A weighted mean: inside the range of the unmasked steps.
+    assert np.all(pooled[0] <= x[0, :2].max(0) + 1e-6)
+    assert np.all(pooled[0] >= x[0, :2].min(0) - 1e-6)
+
+
+def test_config_round_trip_and_keras_file(tmp_path):
+    model = TextClassifier(30, 2, cell="gru", units=4, embedding_dim=4,
+                           attention_units=4, name="clf")
+    clone = TextClassifier.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(TOKENS)),
+                               keras.ops.convert_to_numpy(model(TOKENS)), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_classes": 1}, "num_classes=1"),
+    ({"units": 0}, "units=0"),
+    ({"cell": "transformer"}, "cell='transformer'"),
+    ({"pooling": "max"}, "pooling='max'"),
+    ({"attention_units": -1}, "units=-1"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    options = {"vocabulary_size": 30, "num_classes": 2, "units": 4, "embedding_dim": 4}
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        TextClassifier(**options)
+
+
+@pytest.mark.tensorflow_only
+def test_preprocessor_keeps_punctuation_as_tokens_when_asked():
+    from zoo.models.text_classifier_preprocessor import string_classifier, text_vectorizer
+
+    texts = ['area man: "i\'m fine"', "why? because."]
+    split = text_vectorizer(texts, 50, 8, "lower_and_split_punctuation")
+    stripped = text_vectorizer(texts, 50, 8)
+    assert {":", "?", '"'} <= set(split.get_vocabulary())
+    assert ":" not in stripped.get_vocabulary()
+    model = string_classifier(split, TextClassifier(len(split.get_vocabulary()), 2, units=4,
+                                                    embedding_dim=4, attention_units=4))
+    assert tuple(model(np.array(["why?", "area man"])).shape) == (2, 2)
+    with pytest.raises(ValueError, match="standardize='lower'"):
+        text_vectorizer(texts, 50, 8, "lower")
