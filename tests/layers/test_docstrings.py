@@ -1,20 +1,13 @@
 """The Example sections of the layer docstrings run and print what they say."""
 
-import doctest
-
-import keras
-import numpy as np
 import pytest
 
+from tests.doctests import run_docstring_examples
 from zoo.layers import gru, lstm, original_lstm
 
 
 @pytest.mark.parametrize("module", [lstm, gru, original_lstm], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    globs = {**vars(module), "np": np, "keras": keras}
-    for test in doctest.DocTestFinder().find(module, globs=globs):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
+    results = run_docstring_examples([module])
     assert results.attempted >= 3
     assert results.failed == 0

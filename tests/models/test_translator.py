@@ -1,13 +1,13 @@
 """The encoder-decoder translator: shapes, masking, saving, learning, decoding,
 the string side, and the metrics. Tiny models and generated data only."""
 
-import doctest
 import inspect
 
 import keras
 import numpy as np
 import pytest
 
+from tests.doctests import run_docstring_examples
 from zoo.layers import GRU, LSTM, OriginalLSTM
 from zoo.models import translation_metrics, translator, translator_preprocessor
 from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
@@ -525,12 +525,9 @@ def test_export_translates_raw_strings_with_core_ops_only(
 def test_docstring_examples_run():
     from zoo.data import translation
 
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    for module in (translator, translator_preprocessor, translation_metrics, translation):
-        globs = {**vars(module), "np": np, "keras": keras}
-        for test in doctest.DocTestFinder().find(module, globs=globs):
-            runner.run(test)
-    results = runner.summarize(verbose=False)
+    results = run_docstring_examples(
+        [translator, translator_preprocessor, translation_metrics, translation]
+    )
     assert results.attempted >= 15
     assert results.failed == 0
 
