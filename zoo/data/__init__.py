@@ -1,5 +1,14 @@
 """Data for the zoo's models.
 
+- `classification.py`: labelled texts (sarcasm headlines, the user's
+  CSV/TSV).
+- `translation.py`: sentence pairs (ManyThings/Tatoeba files).
+- `split.py`: deterministic train/validation splits that keep equal keys
+  together.
+- `errors.py`: the error a loader raises for a malformed file (file, line,
+  what was expected).
+- `download.py`: fetching a public data set into the cache, or saying
+  where to get it.
 - `synthetic/`: the 1997 LSTM paper's generated tasks (the adding problem,
   Exp. 4).
 """
