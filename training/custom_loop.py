@@ -88,7 +88,6 @@ def fit_distributed(
                 break
         logs = {"loss": loss_sum / max(batch + 1, 1), "accuracy": correct / max(count, 1.0)}
         val_loss = val_correct = val_count = 0.0
-        val_batches = 0
         for val_batch in distributed_validation:
             loss, batch_correct, batch_count = validation_step(val_batch)
             # The loss was averaged over a full global batch; weight it by
@@ -96,7 +95,6 @@ def fit_distributed(
             val_loss += float(loss) * global_batch_size
             val_correct += float(batch_correct)
             val_count += float(batch_count)
-            val_batches += 1
         logs["val_loss"] = val_loss / max(val_count, 1.0)
         logs["val_accuracy"] = val_correct / max(val_count, 1.0)
         if verbose:
