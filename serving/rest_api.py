@@ -27,6 +27,7 @@ from aiohttp import web
 from serving import json_tensors
 from serving.errors import ServingError, invalid_argument
 from serving.servable import INIT_OP_SIGNATURE
+from serving.service import small_outputs
 
 _POST = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
@@ -115,12 +116,18 @@ class RestApi:
                     # A batched request waits for its batch on the event loop,
                     # not on a thread: threads would cap how many requests one
                     # batch merges.
-                    row_format, future = await self._in_pool(
-                        self._submit_predict, match, model_name, body)
+                    if self.service.submits_inline(len(body)):
+                        row_format, future = self._submit_predict(match, model_name, body)
+                    else:
+                        row_format, future = await self._in_pool(
+                            self._submit_predict, match, model_name, body)
                     outputs = await asyncio.wrap_future(future)
                     # Large outputs take long to write: not on the event loop.
-                    result = await self._in_pool(
-                        json_tensors.predict_response, outputs, row_format)
+                    if small_outputs(outputs):
+                        result = json_tensors.predict_response(outputs, row_format)
+                    else:
+                        result = await self._in_pool(
+                            json_tensors.predict_response, outputs, row_format)
                 else:
                     result = await self._in_pool(self._post, match, model_name, api, body)
             elif request.method == "GET" and (match := _GET.fullmatch(path)):

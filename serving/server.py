@@ -172,48 +172,53 @@ class ModelServer:
         if args.model_config_file and args.model_config_file_poll_wait_seconds > 0:
             threading.Thread(target=self._poll_config_file, daemon=True,
                              name="config-poller").start()
-        grpc_server = None
-        if args.port:
-            grpc_server, port = grpc_api.make_server(
-                self.service, self.reload_config, args.host, args.port, self.metrics,
-                args.grpc_max_threads, args.enable_serialization_as_tensor_content,
-                args.max_request_bytes)
-            grpc_server.start()
-            log.info("Running gRPC ModelServer at %s:%d ...", args.host, port)
         try:
-            asyncio.run(self._serve_rest())
+            asyncio.run(self._serve_ports())
         finally:
             self.stopping.set()
-            if grpc_server is not None:
-                grpc_server.stop(grace=30).wait()
             if self.batcher is not None:
                 self.batcher.close()
             self.manager.close()
             log.info("Server stopped.")
 
-    async def _serve_rest(self):
+    async def _serve_ports(self):
+        """gRPC and REST on one event loop, their work on two thread pools."""
+        args = self.args
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
-        runner = None
-        if self.args.rest_api_port:
-            executor = futures.ThreadPoolExecutor(self.args.rest_api_num_threads,
-                                                  thread_name_prefix="rest")
-            api = RestApi(self.service, executor, self.args.rest_api_timeout_in_ms,
-                          self.metrics, self.monitoring_path,
-                          self.args.rest_api_enable_cors_support, self.args.max_request_bytes)
-            runner = web.AppRunner(api.application(), access_log=None, handle_signals=False,
-                                   shutdown_timeout=30, auto_decompress=False)
-            await runner.setup()
-            site = web.TCPSite(runner, self.args.host, self.args.rest_api_port)
-            await site.start()
-            log.info("Exporting HTTP/REST API at:%s:%d ...", self.args.host,
-                     self.args.rest_api_port)
-        await stop.wait()
-        log.info("Shutting down: finishing the requests in flight.")
-        if runner is not None:
-            await runner.cleanup()
+        grpc_server = runner = None
+        if args.port:
+            executor = futures.ThreadPoolExecutor(args.grpc_max_threads,
+                                                  thread_name_prefix="grpc")
+            grpc_server, port = grpc_api.make_server(
+                self.service, self.reload_config, args.host, args.port, executor,
+                self.metrics, args.enable_serialization_as_tensor_content,
+                args.max_request_bytes)
+            await grpc_server.start()
+            log.info("Running gRPC ModelServer at %s:%d ...", args.host, port)
+        try:
+            if args.rest_api_port:
+                executor = futures.ThreadPoolExecutor(args.rest_api_num_threads,
+                                                      thread_name_prefix="rest")
+                api = RestApi(self.service, executor, args.rest_api_timeout_in_ms,
+                              self.metrics, self.monitoring_path,
+                              args.rest_api_enable_cors_support, args.max_request_bytes)
+                runner = web.AppRunner(api.application(), access_log=None,
+                                       handle_signals=False, shutdown_timeout=30,
+                                       auto_decompress=False)
+                await runner.setup()
+                site = web.TCPSite(runner, args.host, args.rest_api_port)
+                await site.start()
+                log.info("Exporting HTTP/REST API at:%s:%d ...", args.host, args.rest_api_port)
+            await stop.wait()
+            log.info("Shutting down: finishing the requests in flight.")
+        finally:
+            # Both stop accepting at once; each then waits for its calls.
+            await asyncio.gather(
+                runner.cleanup() if runner is not None else asyncio.sleep(0),
+                grpc_server.stop(grace=30) if grpc_server is not None else asyncio.sleep(0))
 
 
 def main(argv=None):

@@ -21,6 +21,17 @@ from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD,
 
 SIGNATURE_DEF_FIELD = "signature_def"
 
+# The front ends decode and queue requests, and encode results, up to this
+# size on their event loop: for them the work costs less than the hop to a
+# thread would.
+INLINE_BYTES = 16 * 1024
+
+
+def small_outputs(outputs):
+    """Whether Predict outputs are numeric and at most INLINE_BYTES in all."""
+    return all(value.dtype != object for value in outputs.values()) and sum(
+        value.nbytes for value in outputs.values()) <= INLINE_BYTES
+
 
 class Service:
     """Predict, Classify, Regress, MultiInference, metadata and status.
@@ -39,6 +50,15 @@ class Service:
         self.check_method_names = check_method_names
 
     # --- Predict ---------------------------------------------------------------
+
+    def submits_inline(self, request_bytes):
+        """Whether a front end may call `submit_predict` on its event loop.
+
+        With batching, submitting only queues the request, which for a
+        small one is cheaper than a hop to a thread; without batching it
+        runs the model, which an event loop must not.
+        """
+        return self.batcher is not None and request_bytes <= INLINE_BYTES
 
     def predict(self, spec, decode_inputs, output_filter=(), timeout_ms=None,
                 signature_lookup=None):

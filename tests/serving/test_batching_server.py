@@ -1,12 +1,17 @@
 """`--enable_batching` end to end: concurrent requests merge into batches,
-each client gets its own answer, the batching metrics count the batches,
-and an oversize request gets TF Serving's error."""
+each client gets its own answer (over REST and gRPC, small requests and
+large), the batching metrics count the batches, and an oversize request
+gets TF Serving's error."""
 
 import re
 import threading
 
+import grpc
+import numpy as np
 import pytest
 import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.serving.conftest import Server
 
@@ -51,4 +56,41 @@ def test_concurrent_requests_are_batched_and_counted(models, tmp_path):
         metrics).group(1))
     # 8 one-row clients (warmup runs the session directly), in fewer batches.
     assert rows == 8 and batches < rows
+    assert code == 0
+
+
+def test_grpc_requests_small_and_large_are_batched(models, tmp_path):
+    """Small gRPC requests are queued on the event loop, large ones (over
+    16 KiB) decoded on a thread; both kinds get their own rows back."""
+    parameters = tmp_path / "batching.config"
+    parameters.write_text("max_batch_size { value: 20000 }\n"
+                          "batch_timeout_micros { value: 100000 }\n")
+    server = Server([f"--model_base_path={models / 'half_plus_three'}",
+                     "--model_name=half_plus_three", "--enable_batching",
+                     f"--batching_parameters_file={parameters}"])
+    sizes = [1, 2, 8000, 3, 10000]  # 8000 floats: 32 KB
+    answers = {}
+
+    def client(index, stub):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "half_plus_three"
+        values = np.arange(sizes[index], dtype=np.float32) + index
+        request.inputs["x"].CopyFrom(tf.make_tensor_proto(values))
+        response = stub.Predict(request, timeout=60)
+        answers[index] = (values, tf.make_ndarray(response.outputs["y"]))
+
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            threads = [threading.Thread(target=client, args=(i, stub))
+                       for i in range(len(sizes))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+    finally:
+        code, _ = server.stop()
+    assert sorted(answers) == list(range(len(sizes)))
+    for values, outputs in answers.values():
+        np.testing.assert_allclose(outputs, values / 2 + 4)
     assert code == 0
