@@ -250,6 +250,10 @@ class _Request:
         self.inputs = inputs
         self.run_batch = run_batch
         self.future = concurrent.futures.Future()
+        # Running from the start, so that it cannot be cancelled: a caller
+        # that gives up (an event loop cancelling its wrapper when a client
+        # leaves) must not make setting its result fail the batch's others.
+        self.future.set_running_or_notify_cancel()
         self.piece_outputs = []
         self.error = None
         self._pending = 0

@@ -212,6 +212,20 @@ def test_submit_queues_without_blocking_and_its_future_gives_the_rows(harness):
     assert model.batch_sizes() == [1, 2]
 
 
+def test_a_caller_giving_up_does_not_cost_the_rest_of_its_batch(harness):
+    # An event loop cancels its wrapper of the Future when a client goes
+    # away; the request stays in its batch, and the others get their rows.
+    scheduler = harness.scheduler(parameters(max_batch_size=8, num_batch_threads=1))
+    model = harness.model(hold_first=True)
+    holder = hold_worker(harness, scheduler, model)
+    futures = [scheduler.submit(KEY, rows(float(i)), model) for i in range(3)]
+    assert futures[0].cancel() is False
+    wait_for_enqueued(scheduler, KEY, 3)
+    model.release()
+    holder.result(timeout=WAIT)
+    assert [f.result(timeout=WAIT)["y"].tolist() for f in futures] == [[0.0], [2.0], [4.0]]
+
+
 def test_full_batch_runs_without_waiting_for_the_timeout(harness):
     # The timeout is an hour: only reaching max_batch_size can start the batch.
     scheduler = harness.scheduler(
