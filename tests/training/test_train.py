@@ -241,6 +241,9 @@ def test_two_worker_multi_worker_mirrored_training_on_localhost(tmp_path, tiny_c
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
 
 
+# Slow (about 30 s): the two-worker machinery is covered by the test above,
+# and the per-token loss across replicas by tests/training/test_custom_loop.py.
+@pytest.mark.slow
 def test_two_worker_translation_training_on_localhost(tmp_path, translation_config, translation_data):
     """Translation batches carry per-token weights (padding masked); the
     custom loop trains them across workers too."""

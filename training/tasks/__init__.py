@@ -4,6 +4,6 @@ A task module has `DEFAULTS` (its config with default values), `load_data`
 and a run class; `TASKS` maps the config's `task` key to it.
 """
 
-from training.tasks import classification, translation
+from training.tasks import adding, classification, translation
 
-TASKS = {"classification": classification, "translation": translation}
+TASKS = {"classification": classification, "translation": translation, "adding": adding}

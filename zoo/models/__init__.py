@@ -11,6 +11,8 @@
 - `translation_metrics.py`: corpus BLEU and chrF (sacrebleu).
 - `paper_1997.py`: the networks of the 1997 LSTM paper's experiments, as
   presets (plain data) and a builder.
+- `sequence_regressor.py`: real-valued sequences -> recurrent stack ->
+  targets, for the synthetic long-time-lag tasks (the adding problem).
 
 Importing this package registers every zoo class and function a saved
 `.keras` file may name.
