@@ -20,12 +20,18 @@ import keras
 import numpy as np
 
 
-def write_json_atomically(path, data):
-    """Writes JSON to a temporary sibling, then renames it over `path`."""
+def write_text_atomically(path, text):
+    """Writes `text` to a temporary sibling, then renames it over `path`:
+    a reader (or a run killed mid-write) sees the old file or the new."""
     path = pathlib.Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def write_json_atomically(path, data):
+    """Writes JSON to `path` with `write_text_atomically`."""
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class RunState(keras.callbacks.Callback):

@@ -51,6 +51,7 @@ import keras_tuner
 import tensorflow as tf
 import yaml
 
+from training.callbacks import write_text_atomically
 from training.config import ConfigError, apply_overrides, entry_path, read_config_file, resolve
 from training.distribute import StrategyError, make_strategy
 from training.search_space import config_overrides, declare, load_space
@@ -396,7 +397,7 @@ def write_trials_csv(path, trials, names):
                          "" if trial.score is None else trial.best_step + 1,
                          *(values.get(n, "") for n in names),
                          last_line(trial.message) if failed else ""])
-    _write_atomically(path, buffer.getvalue())
+    write_text_atomically(path, buffer.getvalue())
 
 
 def write_best_config(path, config, trial, objective_name, args):
@@ -404,13 +405,8 @@ def write_best_config(path, config, trial, objective_name, args):
     header = (f"# The best trial ({trial.trial_id}, {objective_name} {trial.score:.4f}) of\n"
               f"#   {command}\n"
               f"# Train it: python -m training.train {path}\n")
-    _write_atomically(path, header + yaml.safe_dump(config, sort_keys=False))
+    write_text_atomically(path, header + yaml.safe_dump(config, sort_keys=False))
 
-
-def _write_atomically(path, text):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ import tensorflow as tf
 import keras
 from training.config import ConfigError
 from training.optimizer import make_optimizer
+from training.tasks.epochs import shuffled_epochs
 from zoo.data.synthetic.adding import TOLERANCE, adding_batch
 from zoo.models.sequence_regressor import sequence_regressor
 
@@ -118,16 +119,10 @@ class Run:
     def train_dataset(self, batch_size, start_epoch, epochs):
         """Epochs `start_epoch..epochs-1`, each shuffled by its own seed."""
         inputs, targets = self.train.inputs, self.train.targets
-        seed = self.config["training"]["seed"]
-
-        def epoch(index):
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(len(targets)), seed=tf.stack([tf.cast(seed, tf.int64), index]))
-            return tf.data.Dataset.from_tensor_slices(
-                (tf.gather(inputs, order), tf.gather(targets, order))).batch(batch_size)
-
-        return tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch).prefetch(
-            tf.data.AUTOTUNE)
+        return shuffled_epochs(
+            len(targets), self.config["training"]["seed"], start_epoch, epochs,
+            lambda order: tf.data.Dataset.from_tensor_slices(
+                (tf.gather(inputs, order), tf.gather(targets, order))).batch(batch_size))
 
     def steps_per_epoch(self, batch_size):
         return -(-len(self) // batch_size)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import keras
 from training.optimizer import make_optimizer
+from training.tasks.epochs import shuffled_epochs
 from zoo.data.classification import (
     default_sarcasm_path,
     load_sarcasm,
@@ -165,18 +166,10 @@ class Run:
         """Batches of epochs `start_epoch..epochs-1`, each shuffled by its
         own seed, so a resumed run sees the same batches as an unbroken one."""
         ids, labels = self.train_ids, np.asarray(self.train.labels)
-        seed = self.config["training"]["seed"]
-
-        def epoch(index):
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(len(labels)), seed=tf.stack([tf.cast(seed, tf.int64), index])
-            )
-            return tf.data.Dataset.from_tensor_slices(
-                (tf.gather(ids, order), tf.gather(labels, order))
-            ).batch(batch_size)
-
-        epochs_ds = tf.data.Dataset.range(start_epoch, epochs)
-        return epochs_ds.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+        return shuffled_epochs(
+            len(labels), self.config["training"]["seed"], start_epoch, epochs,
+            lambda order: tf.data.Dataset.from_tensor_slices(
+                (tf.gather(ids, order), tf.gather(labels, order))).batch(batch_size))
 
     def steps_per_epoch(self, batch_size):
         return -(-len(self.train) // batch_size)

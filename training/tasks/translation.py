@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import keras
 from training.optimizer import make_optimizer
+from training.tasks.epochs import shuffled_epochs
 from zoo.data.translation import (
     default_translation_path,
     group_by_source,
@@ -161,18 +162,9 @@ class Run:
 
     def train_dataset(self, batch_size, start_epoch, epochs):
         """Epochs `start_epoch..epochs-1`, each shuffled by its own seed."""
-        arrays = self.train_arrays
-        seed = self.config["training"]["seed"]
-
-        def epoch(index):
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(len(self.train)), seed=tf.stack([tf.cast(seed, tf.int64), index])
-            )
-            return self._batches(arrays, order, batch_size)
-
-        return (
-            tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
-        )
+        return shuffled_epochs(
+            len(self.train), self.config["training"]["seed"], start_epoch, epochs,
+            lambda order: self._batches(self.train_arrays, order, batch_size))
 
     def steps_per_epoch(self, batch_size):
         return -(-len(self.train) // batch_size)
