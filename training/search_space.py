@@ -137,7 +137,10 @@ def declare(hp, space):
     returns name -> this trial's value."""
     values = {}
     for name, spec in space.items():
-        if isinstance(spec, list):
+        if isinstance(spec, list) and all(isinstance(value, bool) for value in spec):
+            # hp.Choice would hand the booleans back as 1 and 0.
+            values[name] = hp.Boolean(name) if len(set(spec)) > 1 else hp.Fixed(name, spec[0])
+        elif isinstance(spec, list):
             values[name] = hp.Choice(name, spec)
         elif isinstance(spec, dict):
             values[name] = _declare_range(hp, name, spec)

@@ -168,12 +168,35 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
 
 @pytest.mark.parametrize("problem", ["syntax", "relative", "batching_without_flag",
                                      "bad_monitoring"])
-def test_bad_start_up_configuration_fails_naming_the_problem(problem, tmp_path):
+def test_bad_start_up_configuration_fails_naming_the_problem(problem, tmp_path, caplog, capsys):
+    # In this process (a server subprocess costs seconds of TensorFlow
+    # import per case); the test below runs one case as a user would.
+    from serving.server import main
+
+    flags, expected = _bad_start_up(problem, tmp_path)
+    try:
+        code = main(["--port=0", "--rest_api_port=0", *flags])
+    except SystemExit as exit_:  # argparse's errors
+        code = exit_.code
+    assert code not in (0, None)
+    assert expected in caplog.text + capsys.readouterr().err
+
+
+def test_a_bad_config_stops_the_command_with_its_message(tmp_path):
     import subprocess
     import sys
 
     from tests.serving.conftest import ROOT
 
+    flags, expected = _bad_start_up("syntax", tmp_path)
+    process = subprocess.run([sys.executable, "-m", "serving", "--port=0", "--rest_api_port=0",
+                              *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 1
+    assert expected in process.stderr
+
+
+def _bad_start_up(problem, tmp_path):
+    """The flags of a start-up that must fail, and its expected message."""
     config = tmp_path / "models.config"
     flags = [f"--model_config_file={config}"]
     if problem == "syntax":
@@ -192,10 +215,7 @@ def test_bad_start_up_configuration_fails_naming_the_problem(problem, tmp_path):
         monitoring.write_text("prometheus_config { enable: maybe }")
         flags.append(f"--monitoring_config_file={monitoring}")
         expected = f"{monitoring}:1:"
-    process = subprocess.run([sys.executable, "-m", "serving", "--port=0", "--rest_api_port=0",
-                              *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert process.returncode != 0
-    assert expected in process.stderr
+    return flags, expected
 
 
 def test_requests_over_the_size_limit_are_refused_by_both_protocols(models):

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 
+import keras_tuner
 import pytest
 import yaml
 
 from training import train, tune
 from training.config import ConfigError, apply_overrides
-from training.search_space import CELLS, config_overrides, load_space
+from training.search_space import CELLS, config_overrides, declare, load_space
 from training.tasks import TASKS
 
 pytestmark = pytest.mark.tensorflow_only
@@ -71,6 +72,17 @@ def test_malformed_space_file_names_the_file_and_the_entry(tmp_path, text, messa
     assert message in str(error.value)
 
 
+def test_declared_values_keep_their_types():
+    hp = keras_tuner.HyperParameters()
+    values = declare(hp, {"bidirectional": [True, False], "only": [False], "units": [8, 16],
+                          "rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+                          "layers": {"min": 1, "max": 3}, "cell": "gru"})
+    assert values["bidirectional"] is False and values["only"] is False
+    assert values["units"] == 8 and isinstance(values["rate"], float)
+    assert isinstance(values["layers"], int) and values["cell"] == "gru"
+    assert sorted(hp.values) == ["bidirectional", "cell", "layers", "only", "rate", "units"]
+
+
 @pytest.mark.parametrize("task", ["classification", "translation", "adding"])
 def test_every_cell_choice_lands_in_the_task_config(task):
     config = TASKS[task].DEFAULTS
@@ -123,6 +135,26 @@ def test_hyperband_runs_within_max_epochs(tmp_path, capsys):
     assert max(int(row["best_epoch"]) for row in rows) <= 2
 
 
+def test_text_tasks_tune_a_users_classifier_and_a_translator(
+        tmp_path, tiny_config, table_data, translation_config, translation_data):
+    # The sarcasm search takes any classification config and data (here a
+    # user's CSV); the translation search a translation one.
+    space = tmp_path / "space.yaml"
+    space.write_text("units: 16\nembedding_dim: 64\nbatch_size: 32\nnum_layers: 1\n"
+                     "cell: [gru, lstm/CIFG]\n")
+    for task, config, data in (("sarcasm", tiny_config, table_data),
+                               ("translation", translation_config, translation_data)):
+        assert tune.main([task, "--config", str(config), "--data", str(data), "--space",
+                          str(space), "--tuner", "grid", "--max-trials", "2", "--max-epochs",
+                          "1", "--directory", str(tmp_path)]) == 0
+        rows = _trials(tmp_path / task)
+        assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
+        best = yaml.safe_load((tmp_path / task / "best_config.yaml").read_text())
+        assert best["task"] == TASKS[best["task"]].DEFAULTS["task"]
+        assert best["model"]["units"] == 16 and best["training"]["batch_size"] == 32
+    assert best["model"]["encoder_layers"] == 1  # num_layers, for the translator
+
+
 def test_failed_trials_are_reported_and_all_failed_exits_1(tmp_path, capsys):
     space = tmp_path / "space.yaml"
     space.write_text("cell: [original_lstm]\nunits: 33\n")  # blocks of 2 cannot make 33
@@ -138,16 +170,15 @@ def test_failed_trials_are_reported_and_all_failed_exits_1(tmp_path, capsys):
 
 def test_grid_runs_every_point_once_and_counts_the_failed_ones(tmp_path, capsys):
     space = tmp_path / "space.yaml"
-    space.write_text("cell: [original_lstm, gru]\nunits: [33, 8]\nbatch_size: 64\n"
+    space.write_text("cell: [original_lstm, gru, lstm/CIFG]\nunits: 33\nbatch_size: 64\n"
                      "learning_rate: 0.003\nnum_layers: 1\n")
     assert _tune(tmp_path, "--tuner", "grid", "--max-trials", "10", "--space", str(space)) == 0
     out = capsys.readouterr().out
     rows = _trials(tmp_path / "adding")
-    statuses = {(row["cell"], row["units"]): row["status"] for row in rows}
-    # Blocks of two cannot make 33 units: that point fails, the rest run.
-    assert statuses == {("original_lstm", "33"): "FAILED", ("original_lstm", "8"): "COMPLETED",
-                        ("gru", "33"): "COMPLETED", ("gru", "8"): "COMPLETED"}
-    assert "3 trials completed, 1 failed" in out
+    # Blocks of two cannot make 33 units: that point fails, the others run.
+    assert [(row["cell"], row["status"]) for row in rows] == [
+        ("original_lstm", "FAILED"), ("gru", "COMPLETED"), ("lstm/CIFG", "COMPLETED")]
+    assert "2 trials completed, 1 failed" in out
 
 
 def test_an_existing_project_needs_resume_or_overwrite_and_bayesian_runs(tmp_path, capsys):
@@ -192,7 +223,7 @@ def _command(tmp_path, *extra):
 
 
 def test_a_killed_search_resumes_losing_at_most_the_trial_in_flight(tmp_path, capsys):
-    command = _command(tmp_path, "--max-trials", "3")
+    command = _command(tmp_path, "--max-trials", "2")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     done = []
@@ -207,10 +238,10 @@ def test_a_killed_search_resumes_losing_at_most_the_trial_in_flight(tmp_path, ca
     assert len(done) == 1
     project = tmp_path / "adding"
     before = {t: (project / f"trial_{t}" / "trial.json").read_text() for t in done}
-    assert _tune(tmp_path, "--max-trials", "3", "--resume") == 0
+    assert _tune(tmp_path, "--max-trials", "2", "--resume") == 0
     resumed = capsys.readouterr().out
     rows = _trials(project)
-    assert len(rows) == 3 and all(row["status"] == "COMPLETED" for row in rows)
+    assert len(rows) == 2 and all(row["status"] == "COMPLETED" for row in rows)
     for trial, text in before.items():  # finished trials were not run again
         assert (project / f"trial_{trial}" / "trial.json").read_text() == text
         assert f"trial {trial} COMPLETED" not in resumed
