@@ -1,0 +1,267 @@
+"""Recurrent-layer speed and memory: zoo layers against keras.layers and torch.nn.
+
+    python -m benchmarks.layers                      # full run, writes docs/benchmarks.md
+    python -m benchmarks.layers --quick              # one shape, few runs (a smoke run)
+    python -m benchmarks.layers --json results.json  # also the rows as JSON
+
+For every shape, each layer is timed in a process of its own (TensorFlow
+and torch never share one, and one layer's memory is not another's), with
+the processes alternating over `--rounds` so that a slow spell of the
+machine falls on every layer alike. A process builds its layer, warms it
+up, then times `--runs` inference calls (`predict_on_batch`; torch:
+forward under `no_grad`) and `--runs` training steps (`train_on_batch`
+with Adam on the mean squared error of the last output; torch: the same
+by hand), all float32 on `--threads` threads. The table gives medians
+over all rounds, the ratios against keras.layers and torch.nn, and the
+peak resident memory the process gained while training.
+
+torch comes from `requirements-bench.txt` (the CPU build); without it the
+torch rows are left out.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+# name: (batch, time, input features, units)
+SHAPES = {
+    "default": (64, 100, 128, 256),
+    "long": (16, 1000, 8, 64),
+    "short": (256, 20, 128, 256),
+}
+# name: (framework, family, what it is)
+LAYERS = {
+    "keras LSTM": ("keras", "lstm", "keras.layers.LSTM"),
+    "zoo LSTM": ("zoo", "lstm", 'zoo.layers.LSTM(variant="keras")'),
+    "torch LSTM": ("torch", "lstm", "torch.nn.LSTM"),
+    "keras GRU": ("keras", "gru", "keras.layers.GRU"),
+    "zoo GRU": ("zoo", "gru", "zoo.layers.GRU (reset_after)"),
+    "torch GRU": ("torch", "gru", "torch.nn.GRU"),
+    "zoo OriginalLSTM": ("zoo", "original_lstm", "zoo.layers.OriginalLSTM, blocks of 1"),
+    "zoo LSTM vanilla": ("zoo", "lstm_vanilla", 'zoo.layers.LSTM(variant="vanilla"), peepholes'),
+}
+
+
+# --- One layer in one process --------------------------------------------------
+
+
+def measure(layer, shape, runs, threads):
+    """Times `layer` on `shape` in this process; returns the measurements."""
+    framework, family, _ = LAYERS[layer]
+    batch, steps, features, units = SHAPES[shape]
+    baseline = _peak_rss_mb()
+    if framework == "torch":
+        infer, train_step = _torch_layer(family, batch, steps, features, units, threads)
+    else:
+        infer, train_step = _keras_layer(framework, family, batch, steps, features, units,
+                                         threads)
+    for _ in range(2):  # warm-up: tracing, kernel selection, allocator
+        infer()
+        train_step()
+    inference = _times(infer, runs)
+    training = _times(train_step, runs)
+    return {"inference_ms": inference, "train_ms": training,
+            "peak_mb": round(_peak_rss_mb() - baseline, 1)}
+
+
+def _times(function, runs):
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _keras_layer(framework, family, batch, steps, features, units, threads):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    import keras
+
+    if framework == "keras":
+        layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[family](units)
+    else:
+        from zoo.layers import GRU, LSTM, OriginalLSTM
+
+        layer = {
+            "lstm": lambda: LSTM(units, variant="keras"),
+            "lstm_vanilla": lambda: LSTM(units, variant="vanilla"),
+            "gru": lambda: GRU(units),
+            "original_lstm": lambda: OriginalLSTM(units, 1),
+        }[family]()
+    model = keras.Sequential([keras.Input((steps, features)), layer])
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, steps, features)).astype("float32")
+    y = rng.standard_normal((batch, units)).astype("float32")
+    return (lambda: model.predict_on_batch(x)), (lambda: model.train_on_batch(x, y))
+
+
+def _torch_layer(family, batch, steps, features, units, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[family](
+        features, units, batch_first=True)
+    optimizer = torch.optim.Adam(layer.parameters(), 1e-3)
+    x = torch.randn(batch, steps, features)
+    y = torch.randn(batch, units)
+
+    def infer():
+        with torch.no_grad():
+            return layer(x)[0][:, -1]
+
+    def train_step():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(layer(x)[0][:, -1], y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return infer, train_step
+
+
+# --- The run -------------------------------------------------------------------
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_worker(layer, shape, runs, threads):
+    """Runs `measure` in a fresh process; returns its measurements."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow",
+                   "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.layers", "--worker", layer, shape,
+         "--runs", str(runs), "--threads", str(threads)],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"{layer} on {shape} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run(shapes, layers, rounds, runs, threads):
+    rows = []
+    for shape in shapes:
+        timings = {layer: {"inference_ms": [], "train_ms": [], "peak_mb": []} for layer in layers}
+        for round_ in range(rounds):
+            for layer in layers:
+                measured = run_worker(layer, shape, runs, threads)
+                for key in ("inference_ms", "train_ms"):
+                    timings[layer][key] += measured[key]
+                timings[layer]["peak_mb"].append(measured["peak_mb"])
+                print(f"  {shape} round {round_ + 1}/{rounds} {layer}: inference "
+                      f"{statistics.median(measured['inference_ms']):.1f} ms, train "
+                      f"{statistics.median(measured['train_ms']):.1f} ms", flush=True)
+        for layer in layers:
+            rows.append({
+                "shape": shape, "layer": layer, "what": LAYERS[layer][2],
+                "inference_ms": round(statistics.median(timings[layer]["inference_ms"]), 2),
+                "train_ms": round(statistics.median(timings[layer]["train_ms"]), 2),
+                "peak_mb": max(timings[layer]["peak_mb"]),
+                "samples": len(timings[layer]["inference_ms"]),
+            })
+    return rows
+
+
+def with_ratios(rows):
+    """Adds each zoo/keras row's time relative to keras.layers and torch.nn."""
+    by_key = {(r["shape"], r["layer"]): r for r in rows}
+    for row in rows:
+        family = LAYERS[row["layer"]][1]
+        reference = "gru" if family == "gru" else "lstm"
+        for other in ("keras", "torch"):
+            base = by_key.get((row["shape"], f"{other} {reference.upper()}"))
+            for key in ("inference_ms", "train_ms"):
+                if base:
+                    row[f"{key[:-3]}_vs_{other}"] = round(row[key] / base[key], 2)
+    return rows
+
+
+def table(rows):
+    header = ("| shape | layer | inference (ms) | training step (ms) | inference / keras | "
+              "inference / torch | training / keras | training / torch | peak memory (MB) |")
+    lines = [header, "|" + "---|" * 9]
+    for r in rows:
+        batch, steps, features, units = SHAPES[r["shape"]]
+        lines.append(
+            f"| {r['shape']} ({batch}x{steps}x{features}, {units}) | {r['what']} | "
+            f"{r['inference_ms']} | {r['train_ms']} | {r.get('inference_vs_keras', '')} | "
+            f"{r.get('inference_vs_torch', '')} | {r.get('train_vs_keras', '')} | "
+            f"{r.get('train_vs_torch', '')} | {r['peak_mb']} |")
+    return "\n".join(lines)
+
+
+def write_docs(rows, command, threads):
+    import tensorflow as tf
+
+    versions = f"TensorFlow {tf.__version__}"
+    if torch_available():
+        import torch
+
+        versions += f", torch {torch.__version__}"
+    DOCS.write_text(
+        "# Recurrent-layer benchmark\n\n"
+        f"`{command}` on {platform.node()}: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{threads} threads, Python {platform.python_version()}, {versions}. Written by "
+        "`benchmarks/layers.py`; medians over every run of every round, each layer in its "
+        "own process; shapes are (batch x time x input features, units). Ratios are "
+        "times, so below 1 is faster than keras.layers or torch.nn.\n\n"
+        + table(rows) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.layers",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--quick", action="store_true", help="one shape, few runs")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating passes over layers")
+    parser.add_argument("--runs", type=int, default=7, help="timed calls per process")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=list(SHAPES))
+    parser.add_argument("--worker", nargs=2, metavar=("LAYER", "SHAPE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure(*args.worker, args.runs, args.threads)))
+        return 0
+    if args.quick:
+        args.shapes, args.rounds, args.runs = ["default"], 1, 3
+    layers = [name for name, (framework, _, _) in LAYERS.items()
+              if framework != "torch" or torch_available()]
+    rows = with_ratios(run(args.shapes, layers, args.rounds, args.runs, args.threads))
+    print(table(rows))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
+    if not args.quick:
+        command = "python -m benchmarks.layers" + "".join(
+            f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+        write_docs(rows, command, args.threads)
+        print(f"Wrote {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
