@@ -13,7 +13,8 @@ forward under `no_grad`) and `--runs` training steps (`train_on_batch`
 with Adam on the mean squared error of the last output; torch: the same
 by hand), all float32 on `--threads` threads. The table gives medians
 over all rounds, the ratios against keras.layers and torch.nn, and the
-peak resident memory the process gained while training.
+peak resident memory the process gained once its framework and model were
+loaded: what running and training the layer cost.
 
 torch comes from `requirements-bench.txt` (the CPU build); without it the
 torch rows are left out.
@@ -59,12 +60,14 @@ def measure(layer, shape, runs, threads):
     """Times `layer` on `shape` in this process; returns the measurements."""
     framework, family, _ = LAYERS[layer]
     batch, steps, features, units = SHAPES[shape]
-    baseline = _peak_rss_mb()
     if framework == "torch":
         infer, train_step = _torch_layer(family, batch, steps, features, units, threads)
     else:
         infer, train_step = _keras_layer(framework, family, batch, steps, features, units,
                                          threads)
+    # The framework and the model are loaded: what running adds from here
+    # (activations kept for backpropagation, compiled graphs) is the layer's.
+    baseline = _peak_rss_mb()
     for _ in range(2):  # warm-up: tracing, kernel selection, allocator
         infer()
         train_step()
@@ -256,8 +259,11 @@ def main(argv=None):
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
     if not args.quick:
-        command = "python -m benchmarks.layers" + "".join(
-            f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+        # The command that reproduces the figures (where --json went is not one).
+        given = list(argv if argv is not None else sys.argv[1:])
+        if "--json" in given:
+            del given[given.index("--json"):given.index("--json") + 2]
+        command = " ".join(["python -m benchmarks.layers", *given])
         write_docs(rows, command, args.threads)
         print(f"Wrote {DOCS}")
     return 0
