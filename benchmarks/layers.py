@@ -21,6 +21,7 @@ torch rows are left out.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -94,8 +95,11 @@ def _keras_layer(framework, family, batch, steps, features, units, threads):
     import numpy as np
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already ran in this process (a test): its threads stay
     import keras
 
     if framework == "keras":
@@ -146,11 +150,7 @@ def _torch_layer(family, batch, steps, features, units, threads):
 
 
 def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("torch") is not None
 
 
 def run_worker(layer, shape, runs, threads):

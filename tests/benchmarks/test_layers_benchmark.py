@@ -1,0 +1,35 @@
+"""`benchmarks/layers.py` runs and computes its ratios right; no timing is
+asserted (the benchmark itself is where speed is measured)."""
+
+import pytest
+
+from benchmarks import layers
+
+pytestmark = pytest.mark.tensorflow_only
+
+
+def test_ratios_are_times_against_keras_and_torch_of_the_same_family():
+    rows = [
+        {"shape": "default", "layer": "keras LSTM", "inference_ms": 40.0, "train_ms": 100.0},
+        {"shape": "default", "layer": "torch LSTM", "inference_ms": 20.0, "train_ms": 80.0},
+        {"shape": "default", "layer": "zoo LSTM vanilla", "inference_ms": 30.0,
+         "train_ms": 120.0},
+        {"shape": "default", "layer": "keras GRU", "inference_ms": 10.0, "train_ms": 50.0},
+        {"shape": "default", "layer": "zoo GRU", "inference_ms": 5.0, "train_ms": 100.0},
+    ]
+    by_layer = {row["layer"]: row for row in layers.with_ratios(rows)}
+    assert by_layer["zoo LSTM vanilla"]["inference_vs_keras"] == 0.75
+    assert by_layer["zoo LSTM vanilla"]["inference_vs_torch"] == 1.5
+    assert by_layer["zoo LSTM vanilla"]["train_vs_torch"] == 1.5
+    assert by_layer["zoo GRU"]["inference_vs_keras"] == 0.5
+    assert by_layer["zoo GRU"]["train_vs_keras"] == 2.0
+    assert "inference_vs_torch" not in by_layer["zoo GRU"]  # no torch GRU row
+
+
+@pytest.mark.parametrize("layer", ["zoo GRU", "keras LSTM", "zoo OriginalLSTM"])
+def test_a_worker_measures_a_layer(layer, monkeypatch):
+    monkeypatch.setitem(layers.SHAPES, "tiny", (2, 3, 4, 5))
+    measured = layers.measure(layer, "tiny", runs=2, threads=2)
+    assert len(measured["inference_ms"]) == 2 and len(measured["train_ms"]) == 2
+    assert all(t > 0 for t in measured["inference_ms"] + measured["train_ms"])
+    assert measured["peak_mb"] >= 0
