@@ -276,13 +276,22 @@ class OriginalLSTMCell(RecurrentCell):
         else:
             y_out = ops.ones_like(y_in)
 
-        # A block's gates are shared by its S cells.
-        y_in_cells = ops.repeat(y_in, S, axis=-1)
-        y_out_cells = ops.repeat(y_out, S, axis=-1)
+        # A block's gates are shared by its S cells: view the cells as
+        # (blocks, S) so each gate broadcasts over its own block.
+        def per_block(cells):
+            return ops.reshape(cells, (-1, B, S))
+
+        def per_cell(blocks):
+            return ops.reshape(blocks, (-1, B * S))
+
         # s_c(t) = s_c(t-1) + y^in(t) g(net_c(t)): the CEC, self-weight 1.0
-        s = s_tm1 + y_in_cells * self.cell_input_activation(net_c)
+        s = s_tm1 + per_cell(
+            y_in[:, :, None] * per_block(self.cell_input_activation(net_c))
+        )
         # y^c(t) = y^out(t) h(s_c(t))
-        y_c = y_out_cells * self.cell_output_activation(s)
+        y_c = per_cell(
+            y_out[:, :, None] * per_block(self.cell_output_activation(s))
+        )
         return y_c, [y_c, s, y_in, y_out]
 
     def get_config(self):
