@@ -14,11 +14,17 @@ Each sequence is a list of pairs (value, marker):
 * the target, given only at the sequence end, is 0.5 + (X_1 + X_2) / 4, in
   [0, 1]; a prediction is correct when its absolute error is below 0.04.
 
+The marking rules are shared with the multiplication problem (Exp. 5) and
+live in `marked_pairs.py`.
+
 Later papers use other "adding problems" (values in [0, 1], target the sum
 or the mean, fixed lengths); their numbers are not comparable with 1997's.
 """
 
 import numpy as np
+
+from zoo.data.synthetic.batching import pad_batch
+from zoo.data.synthetic.marked_pairs import marked_pairs
 
 TOLERANCE = 0.04  # |error| < 0.04 counts as correct (Table 11: ABS(0.04))
 
@@ -34,25 +40,9 @@ def adding_sequence(rng, T, length=None):
     Returns:
         `(pairs, target)`: float32 `(length, 2)` (value, marker) and a float.
     """
-    if T < 4:
-        raise ValueError(f"Argument `T` must be at least 4. Received: T={T}")
-    if length is None:
-        length = int(rng.integers(T, T + T // 10 + 1))
-    if length < T // 2:
-        raise ValueError(
-            f"Argument `length` must be at least T/2 = {T // 2} so that both "
-            f"marks fit. Received: length={length}"
-        )
-    values = rng.uniform(-1.0, 1.0, size=length)
-    markers = np.zeros(length)
-    markers[0] = markers[-1] = -1.0
-    first = int(rng.integers(0, min(10, length)))
-    unmarked = [i for i in range(length) if i != first][: T // 2 - 1]
-    second = int(rng.choice(unmarked))
-    for position in (first, second):
-        markers[position] = 1.0
-        if position == 0:
-            values[0] = 0.0
+    values, markers, first, second = marked_pairs(
+        rng, T, length, low=-1.0, high=1.0, first_value=0.0
+    )
     target = 0.5 + (values[first] + values[second]) / 4.0
     pairs = np.stack([values, markers], axis=-1).astype("float32")
     return pairs, float(target)
@@ -70,9 +60,4 @@ def adding_batch(rng, batch_size, T, length=None):
         float32 `(batch, 1)`, int `(batch,)`.
     """
     sequences = [adding_sequence(rng, T, length) for _ in range(batch_size)]
-    lengths = np.array([len(pairs) for pairs, _ in sequences])
-    inputs = np.zeros((batch_size, lengths.max(), 2), dtype="float32")
-    for row, (pairs, _) in enumerate(sequences):
-        inputs[row, : len(pairs)] = pairs
-    targets = np.array([[t] for _, t in sequences], dtype="float32")
-    return inputs, targets, lengths
+    return pad_batch([(pairs, [target]) for pairs, target in sequences])
