@@ -6,11 +6,20 @@ biases, and the initialisation range. `build_network(name)` turns one into a
 Keras model: `OriginalLSTM` followed by logistic output units that see the
 cell outputs (and, for "B" connectivity, the inputs too). Its
 `count_params()` equals the paper's weight count (Table 10).
+
+`build_network(name, cell="lstm" | "gru" | "simple_rnn")` puts a modern
+layer with as many units as the paper's network has memory cells in the
+same place, for comparisons on the same tasks.
 """
 
 import keras
 
+from zoo.layers.gru import GRU
+from zoo.layers.lstm import LSTM
 from zoo.layers.original_lstm import OriginalLSTM, paper_uniform
+
+# The cells `build_network` can put in the recurrent layer.
+CELLS = ("original_lstm", "lstm", "gru", "simple_rnn")
 
 # Keys: inputs, outputs, blocks, block_size; per_step (targets at every step,
 # else at the sequence end); init (weights uniform in [-init, init]);
@@ -88,13 +97,23 @@ NETWORKS = {
 }
 
 
-def build_network(name, inputs=None, **layer_overrides):
+def build_network(name, inputs=None, cell="original_lstm", masking=False, **layer_overrides):
     """The paper's network for experiment preset `name`, as a Keras model.
 
     Args:
         name: A key of `NETWORKS`.
         inputs: Number of input units, for presets that depend on it
             (`long_lag_2c`: p + 4).
+        cell: "original_lstm" (the paper's network), or a modern layer in
+            its place with as many units as the network has memory cells:
+            "lstm" (vanilla LSTM of Greff et al.: forget gate and
+            peepholes), "gru" or "simple_rnn". Modern layers get the
+            paper's initialisation range for their weights and their own
+            default biases; the paper's staggered gate biases only exist
+            for memory cell blocks.
+        masking: Whether all-zero input steps are padding: a
+            `keras.layers.Masking(0.0)` in front of the recurrent layer, so
+            sequences of different lengths share a batch.
         **layer_overrides: Arguments for `OriginalLSTM` that replace the
             preset's (e.g. `truncated_gradient=False`).
     """
@@ -102,29 +121,23 @@ def build_network(name, inputs=None, **layer_overrides):
         raise ValueError(
             f"Unknown 1997 network {name!r}; expected one of {sorted(NETWORKS)}"
         )
+    if cell not in CELLS:
+        raise ValueError(f"Argument `cell` must be one of {CELLS}. Received: cell={cell!r}")
+    if layer_overrides and cell != "original_lstm":
+        raise ValueError(
+            f"OriginalLSTM arguments {sorted(layer_overrides)} do not apply to cell={cell!r}"
+        )
     preset = NETWORKS[name]
     inputs = inputs or preset["inputs"]
     if inputs is None:
         raise ValueError(f"Network {name!r} needs `inputs` (p + 4 for Exp. 2c)")
     init = paper_uniform(preset["init"])
-    layer_args = {
-        "kernel_initializer": init,
-        "recurrent_initializer": init,
-        "bias_initializer": init,
-        **preset["layer"],
-        **layer_overrides,
-    }
     x = keras.Input((None, inputs), name="sequence")
-    cells = OriginalLSTM(
-        preset["blocks"],
-        preset["block_size"],
-        return_sequences=preset["per_step"],
-        name="original_lstm",
-        **layer_args,
-    )(x)
+    sequence = keras.layers.Masking(0.0, name="padding")(x) if masking else x
+    cells = _recurrent_layer(preset, cell, init, layer_overrides)(sequence)
     features = cells
     if preset.get("outputs_see_inputs"):
-        features = keras.layers.Concatenate()([x, cells])
+        features = keras.layers.Concatenate()([sequence, cells])
     y = keras.layers.Dense(
         preset["outputs"],
         activation="sigmoid",
@@ -134,3 +147,23 @@ def build_network(name, inputs=None, **layer_overrides):
         name="output",
     )(features)
     return keras.Model(x, y, name=name)
+
+
+def _recurrent_layer(preset, cell, init, layer_overrides):
+    common = {"return_sequences": preset["per_step"], "name": cell}
+    if cell == "original_lstm":
+        layer_args = {
+            "kernel_initializer": init,
+            "recurrent_initializer": init,
+            "bias_initializer": init,
+            **preset["layer"],
+            **layer_overrides,
+        }
+        return OriginalLSTM(preset["blocks"], preset["block_size"], **common, **layer_args)
+    units = preset["blocks"] * preset["block_size"]
+    modern = {"kernel_initializer": init, "recurrent_initializer": init, **common}
+    if cell == "lstm":
+        return LSTM(units, variant="vanilla", **modern)
+    if cell == "gru":
+        return GRU(units, **modern)
+    return keras.layers.SimpleRNN(units, **modern)
