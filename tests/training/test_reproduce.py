@@ -1,0 +1,211 @@
+"""training.online_sgd, training.experiments_1997 and training.reproduce."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import reproduce
+from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
+from training.online_sgd import OnlineSGD
+from zoo.models.paper_1997 import NETWORKS
+
+
+def tiny_model(per_step=False):
+    keras.utils.set_random_seed(3)
+    x = keras.Input((None, 2))
+    h = keras.layers.SimpleRNN(3, return_sequences=per_step)(keras.layers.Masking(0.0)(x))
+    return keras.Model(x, keras.layers.Dense(2, activation="sigmoid")(h))
+
+
+def manual_step(model, inputs, targets, alpha):
+    """w - α ∂E/∂w with E = ½ Σ (t - y)², mean over the batch, by Keras."""
+    with tf.GradientTape() as tape:
+        outputs = model(inputs)
+        loss = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(targets - outputs), -1))
+    grads = tape.gradient(loss, model.trainable_variables)
+    return [v.numpy() - alpha * g.numpy() for v, g in zip(model.trainable_variables, grads)]
+
+
+def sequences(rng, lengths):
+    return [rng.uniform(0.1, 1.0, (n, 2)).astype("float32") for n in lengths]
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_one_update_per_sequence_is_plain_gradient_descent(jit_compile):
+    rng = np.random.default_rng(0)
+    first, second = sequences(rng, [5, 3])
+    targets = np.array([[0.2, 0.9], [0.7, 0.1]], "float32")
+    model = tiny_model()
+    # The expected weights: two plain steps, each on its own unpadded sequence.
+    reference = tiny_model()
+    reference.set_weights(manual_step(reference, first[None], targets[:1], 0.5))
+    expected_loss_2 = 0.5 * np.sum(np.square(targets[1] - reference(second[None]).numpy()))
+    reference.set_weights(manual_step(reference, second[None], targets[1:], 0.5))
+
+    inputs, _, mask = reproduce.padded([(first, targets[0]), (second, targets[1])])
+    result = OnlineSGD(model, 0.5, jit_compile=jit_compile).run(inputs, targets, mask)
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # Errors are measured before the update each sequence causes.
+    np.testing.assert_allclose(result["loss"][1], expected_loss_2, rtol=1e-5)
+    assert result["outputs"].shape == (2, 2)
+
+
+def test_batch_size_averages_the_sequences_of_an_update():
+    rng = np.random.default_rng(1)
+    data = sequences(rng, [4, 4])
+    targets = np.array([[0.1, 0.5], [0.9, 0.3]], "float32")
+    model, reference = tiny_model(), tiny_model()
+    reference.set_weights(manual_step(reference, np.stack(data), targets, 0.3))
+    inputs, _, mask = reproduce.padded(list(zip(data, targets)))
+    OnlineSGD(model, 0.3, batch_size=2).run(inputs, targets, mask)
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_per_step_errors_ignore_padding():
+    rng = np.random.default_rng(2)
+    short, long = sequences(rng, [2, 6])
+    model = tiny_model(per_step=True)
+    step_targets = [np.full((2, 2), 0.5, "float32"), np.full((6, 2), 0.5, "float32")]
+    inputs, targets, mask = reproduce.padded(list(zip([short, long], step_targets)))
+    assert inputs.shape[1] == reproduce.BUCKET  # padded to the bucket
+    # Padding targets of 100 would dominate E if they counted.
+    targets[~mask] = 100.0
+    before = model(short[None]).numpy()[0]
+    result = OnlineSGD(model, 0.1, per_step=True).run(inputs, targets, mask)
+    np.testing.assert_allclose(result["loss"][0], 0.5 * np.sum(np.square(0.5 - before)), rtol=1e-5)
+    assert result["max_error"].max() < 1.0
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"learning_rate": 0.0}, "learning_rate=0.0"),
+        ({"learning_rate": 0.1, "batch_size": 0}, "batch_size=0"),
+        ({"learning_rate": 0.1, "batch_size": 1.5}, "batch_size=1.5"),
+    ],
+)
+def test_online_sgd_rejects_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        OnlineSGD(tiny_model(), **arguments)
+
+
+def test_a_chunk_must_divide_into_batches():
+    inputs, targets, mask = reproduce.padded(
+        [(s, np.zeros(2, "float32")) for s in sequences(np.random.default_rng(0), [3, 3, 3])]
+    )
+    with pytest.raises(ValueError, match="3 sequences .* batch_size=2"):
+        OnlineSGD(tiny_model(), 0.1, batch_size=2).run(inputs, targets, mask)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_samples_what_its_paper_network_takes(name):
+    exp = experiment(name, p=10 if name == "2c" else None, q=5 if name == "2c" else None)
+    model = exp.build()
+    expected_weights = NETWORKS[exp.network].get("weights")
+    if name == "2c":
+        expected_weights = 6 * 10 + 64  # Table 3: 6p + 64
+    assert model.count_params() == expected_weights
+    inputs, target = exp.sample(np.random.default_rng(0))
+    assert inputs.shape[-1] == model.input_shape[-1]
+    assert target.shape[-1] == model.output_shape[-1]
+    assert (target.ndim == 2) == exp.per_step
+    assert exp.paper["table"].startswith(("Table", "Section"))
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"name": "7"}, "Unknown experiment '7'"),
+        ({"name": "1", "network": "adding"}, "network='adding'"),
+        ({"name": "2a", "p": 50}, "p=50"),
+        ({"name": "4", "learning_rate": -1.0}, "learning_rate=-1.0"),
+    ],
+)
+def test_experiment_rejects_bad_options(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        experiment(**arguments)
+
+
+def make_trial(name, **options):
+    return reproduce.Trial(experiment(name, **options), seed=0, cell="original_lstm",
+                           batch_size=1, chunk=100)
+
+
+def test_st3_stops_at_the_first_sequence_after_which_it_holds():
+    trial = make_trial("4")
+    targets = np.full((1500, 1), 0.5)
+    good = targets + 0.01  # correct (|error| < 0.04), squared error 1e-4 < 0.01
+    wrong = targets + 0.1
+    # 300 wrong, then correct ones: the window of 2000 holds first at 2300.
+    assert trial._stop_in_chunk(np.concatenate([wrong[:300], good[:1200]]), targets) is None
+    stop = trial._stop_in_chunk(good, targets)
+    assert 1500 + stop + 1 == 300 + RECENT
+
+
+def test_exp5_stops_when_fewer_than_n_seq_of_the_recent_are_wrong():
+    trial = make_trial("5", n_seq=13)
+    targets = np.full((RECENT, 1), 0.5)
+    outputs = targets.copy()
+    outputs[:13] += 0.05  # 13 wrong among the first 2000: not fewer than 13
+    assert trial._stop_in_chunk(outputs, targets) is None
+    # One more correct sequence pushes the first wrong one out of the window.
+    assert trial._stop_in_chunk(targets[:5], targets[:5]) == 0
+
+
+def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
+    # 3a with short sequences (T = 10) is learned in a few thousand
+    # sequences: a real success, tested as the paper tests it.
+    path = tmp_path / "3a.json"
+    status = reproduce.main(["3a", "--T", "10", "--N", "3", "--max-sequences", "20000",
+                             "--seed", "1", "--json", str(path)])
+    record = json.loads(path.read_text())
+    trial = record["trials"][0]
+    assert status == 0 and trial["success"]
+    assert trial["st1"] <= trial["sequences"] <= 20000
+    assert trial["test"]["of"] == reproduce.TEST_SIZE
+    assert trial["test"]["mean_abs_error"] < 0.01
+    assert record["paper"]["table"] == "Table 4"
+    assert record["options"] == {"T": 10, "N": 3, "variant": "a"}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"]],
+)
+def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
+    path = tmp_path / "out.json"
+    status = reproduce.main([*arguments, "--max-sequences", "200", "--json", str(path)])
+    record = json.loads(path.read_text())
+    trial = record["trials"][0]
+    assert status in (0, 1)
+    assert trial["sequences_trained"] >= 200 and trial["sequences_per_second"] > 0
+    assert record["summary"]["trials"] == 1
+    assert "test" in trial
+    assert "summary:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["4", "--trials", "0"], "--trials must be at least 1"),
+        (["2a", "--p", "7"], "p=7"),
+        ([], "EXPERIMENT is required"),
+        (["9"], "invalid choice"),
+    ],
+)
+def test_bad_command_lines_exit_2_with_a_message(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce.main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_list_names_every_experiment(capsys):
+    assert reproduce.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{name} " in "\n" + out for name in EXPERIMENTS)

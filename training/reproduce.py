@@ -1,0 +1,331 @@
+"""Reproduce an experiment of the 1997 LSTM paper with the zoo's OriginalLSTM.
+
+    python -m training.reproduce 4 --trials 10                 # adding, T = 100
+    python -m training.reproduce 4 --T 500 --trials 3
+    python -m training.reproduce 2c --p 100 --q 100 --trials 5
+    python -m training.reproduce 3a --T 100 --N 3 --cell gru   # a modern cell instead
+    python -m training.reproduce --list
+
+EXPERIMENT is the paper's numbering: 1, 2a, 2b, 2c, 3a, 3b, 3c, 4, 5, 6a, 6b
+(`training.experiments_1997` holds each one's data, network, α, stopping
+rule and published figures). Each trial builds the paper's network with its
+initialisation, trains it on line (one plain gradient step on ½ Σ (t - y)²
+per sequence, compiled: `training.online_sgd`) until the paper's stopping
+rule holds or `--max-sequences` have been seen, then tests it as the paper
+does. It prints progress and a summary beside the paper's figures, and
+writes every trial to JSON (`--json`, default runs/reproduce/EXP.json).
+"""
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+import time
+
+import keras
+import numpy as np
+
+from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
+from training.online_sgd import OnlineSGD
+from zoo.data import synthetic
+from zoo.models.paper_1997 import CELLS
+
+BUCKET = 16  # padded lengths are multiples of this: few compiled shapes
+TEST_SIZE = 2560  # Table 11's test set of the on-line tasks
+PROGRESS_SECONDS = 10.0
+
+
+def padded(sequences):
+    """`(inputs, targets, mask)` of sequences padded to a bucketed length."""
+    inputs, targets, lengths = synthetic.pad_batch(sequences)
+    length = BUCKET * math.ceil(inputs.shape[1] / BUCKET)
+    extra = length - inputs.shape[1]
+    inputs = np.pad(inputs, ((0, 0), (0, extra), (0, 0)))
+    if targets.ndim == 3:
+        targets = np.pad(targets, ((0, 0), (0, extra), (0, 0)))
+    mask = np.arange(length)[None, :] < lengths[:, None]
+    return inputs, targets, mask
+
+
+def end_outputs(trainer, sequences, batch=512):
+    """The net's outputs at each sequence's last real step, batched."""
+    outputs = []
+    for start in range(0, len(sequences), batch):
+        inputs, _, mask = padded(sequences[start : start + batch])
+        result = trainer.predict(inputs, batch_size=batch)
+        if result.ndim == 3:
+            result = result[np.arange(len(result)), mask.sum(1) - 1]
+        outputs.append(result)
+    return np.concatenate(outputs)
+
+
+class Trial:
+    """One training run of an experiment: data streams, net, stopping rule."""
+
+    def __init__(self, exp, seed, cell, batch_size, chunk):
+        self.exp = exp
+        self.seed = seed
+        keras.utils.set_random_seed(seed)
+        self.train_rng = np.random.default_rng([seed, 0])
+        self.test_rng = np.random.default_rng([seed, 1])
+        self.model = exp.build(cell)
+        self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size)
+        self.chunk = batch_size * max(1, round(chunk / batch_size))
+        self.seen = 0
+        self.recent_correct = np.zeros(0, bool)
+        self.recent_squared = np.zeros(0)
+        self.result = {"seed": seed, "success": False, "sequences": None}
+
+    # --- stopping rules on the most recent training sequences (st3, recent_wrong)
+
+    def _stop_in_chunk(self, outputs, targets):
+        """Index in this chunk of the first sequence after which the rule holds."""
+        correct = self.exp.correct(outputs, targets)
+        squared = np.mean(np.square(outputs - targets), axis=-1)
+        if self.exp.stop == "recent_wrong":
+            correct = ~np.any(np.abs(outputs - targets) > self.exp.tolerance, axis=-1)
+        history = len(self.recent_correct)
+        all_correct = np.concatenate([self.recent_correct, correct])
+        all_squared = np.concatenate([self.recent_squared, squared])
+        self.recent_correct = all_correct[-(RECENT - 1):]
+        self.recent_squared = all_squared[-(RECENT - 1):]
+        if len(all_correct) < RECENT:
+            return None
+        # Window sums over the RECENT sequences ending at each index.
+        correct_sum = np.convolve(all_correct.astype(float), np.ones(RECENT), "valid")
+        squared_mean = np.convolve(all_squared, np.ones(RECENT), "valid") / RECENT
+        if self.exp.stop == "st3":
+            holds = (correct_sum == RECENT) & (squared_mean < self.exp.stop_error)
+        else:  # fewer than n_seq wrong among the RECENT most recent
+            holds = RECENT - correct_sum < self.exp.options["n_seq"]
+        hits = np.flatnonzero(holds)
+        if not len(hits):
+            return None
+        # Window k ends at index k + RECENT - 1 of all_*, i.e. in this chunk at:
+        return int(hits[0] + RECENT - 1 - history)
+
+    # --- tests (Exp. 1, 2, 3 stop on them; every experiment ends with one)
+
+    def _fresh(self, count):
+        return [self.exp.sample(self.test_rng) for _ in range(count)]
+
+    def test(self, final=False):
+        """Runs the experiment's test; returns (passed, figures)."""
+        exp, name = self.exp, self.exp.name
+        if name == "1":
+            strings = exp.options["train_strings"] + exp.options["test_strings"]
+            wrong = sum(not self._reber_correct(s) for s in strings)
+            return wrong == 0, {"strings_wrong": wrong, "strings": len(strings)}
+        if name == "2a":
+            # The training set is two sequences: the x one and the y one.
+            sequences = _both_2a_sequences(exp.options["p"])
+            inputs, targets, mask = padded(sequences)
+            outputs = self.trainer.predict(inputs)
+            worst = float(np.max(np.abs(outputs - targets)[mask]))
+            return worst < exp.tolerance, {"max_error": worst}
+        if name in ("2b", "2c"):
+            sequences = self._fresh(10_000)
+            outputs = end_outputs(self.trainer, sequences)
+            targets = np.stack([_end_target(t) for _, t in sequences])
+            worst = float(np.max(np.abs(outputs - targets)))
+            return worst < exp.tolerance, {"max_error_at_end": worst, "sequences": 10_000}
+        if name.startswith("3"):
+            return self._test_two_sequence(TEST_SIZE if final else 256)
+        sequences = self._fresh(TEST_SIZE)
+        outputs = end_outputs(self.trainer, sequences)
+        targets = np.stack([t for _, t in sequences])
+        wrong = int(np.sum(~exp.correct(outputs, targets)))
+        mse = float(np.mean(np.square(outputs - targets)))
+        return wrong == 0, {"wrong": wrong, "of": TEST_SIZE, "mse": mse}
+
+    def _reber_correct(self, string):
+        inputs, _ = synthetic.reber_sequence(string)
+        possible = synthetic.reber_possible_targets(string).astype(bool)
+        outputs = self.trainer.predict(inputs[None], batch_size=1)[0]
+        # Every possible next symbol's unit above every impossible one's.
+        lowest_possible = np.where(possible, outputs, np.inf).min(-1)
+        highest_other = np.where(possible, -np.inf, outputs).max(-1)
+        return bool(np.all(lowest_possible > highest_other))
+
+    def _test_two_sequence(self, count):
+        exp = self.exp
+        rows = [
+            synthetic.two_sequence_with_clean_target(
+                self.test_rng, exp.options["T"], exp.options["N"], exp.options["variant"]
+            )
+            for _ in range(count)
+        ]
+        outputs = end_outputs(self.trainer, [(x, t) for x, t, _ in rows])[:, 0]
+        clean = np.array([c[0] for _, _, c in rows])
+        difference = np.abs(outputs - clean)
+        if exp.options["variant"] == "c":
+            wrong = int(np.sum(difference > exp.tolerance))
+            passed = wrong == 0 and difference.mean() < exp.stop_error
+            st1 = wrong == 0
+        else:
+            wrong = int(np.sum(difference >= exp.tolerance))
+            st1 = wrong == 0 if exp.options["variant"] == "a" else wrong < 6
+            passed = st1 and difference.mean() < exp.stop_error
+        figures = {"wrong": wrong, "of": count, "fraction_misclassified": wrong / count,
+                   "mean_abs_error": float(difference.mean()), "st1": bool(st1)}
+        return passed, figures
+
+    # --- the training loop
+
+    def run(self, max_sequences, report):
+        exp = self.exp
+        start = time.perf_counter()
+        next_check = exp.check_every
+        last_report = start
+        while self.seen < max_sequences and not self.result["success"]:
+            sequences = [exp.sample(self.train_rng) for _ in range(self.chunk)]
+            inputs, targets, mask = padded(sequences)
+            out = self.trainer.run(inputs, targets, mask)
+            stop_at = None
+            if exp.stop in ("st3", "recent_wrong"):
+                end_targets = np.stack([_end_target(t) for _, t in sequences])
+                stop_at = self._stop_in_chunk(out["outputs"], end_targets)
+            self.seen += self.chunk
+            if stop_at is not None:
+                self._succeed(self.seen - self.chunk + stop_at + 1)
+            elif exp.stop == "test" and self.seen >= next_check:
+                next_check += exp.check_every
+                passed, figures = self.test()
+                if figures.get("st1") and "st1" not in self.result:
+                    self.result["st1"] = self.seen
+                if passed:
+                    self._succeed(self.seen)
+            now = time.perf_counter()
+            if now - last_report > PROGRESS_SECONDS:
+                last_report = now
+                report(f"  {self.seen:,} sequences, recent mean E {out['loss'].mean():.4f}, "
+                       f"{self.seen / (now - start):,.0f} sequences/s")
+        seconds = time.perf_counter() - start
+        self.result.update(
+            sequences_trained=self.seen,
+            seconds=round(seconds, 2),
+            sequences_per_second=round(self.seen / seconds, 1),
+        )
+        self.result["test"] = self.test(final=True)[1]
+        return self.result
+
+    def _succeed(self, sequences):
+        self.result.update(success=True, sequences=sequences)
+
+
+def _end_target(target):
+    return target[-1] if target.ndim == 2 else target
+
+
+def _both_2a_sequences(p):
+    """2a's two training sequences, found by drawing until both appear."""
+    rng, found = np.random.default_rng(0), {}
+    while len(found) < 2:
+        inputs, targets = synthetic.noise_free_sequence(rng, p)
+        found[int(np.argmax(inputs[0]))] = (inputs, targets)
+    return list(found.values())
+
+
+def summarize(exp, trials):
+    """Means over trials, the paper's figures beside them."""
+    successes = [t for t in trials if t["success"]]
+    summary = {
+        "trials": len(trials),
+        "success_percent": 100.0 * len(successes) / len(trials),
+        "mean_sequences": float(np.mean([t["sequences"] for t in successes])) if successes else None,
+        "sequences_per_second": float(np.mean([t["sequences_per_second"] for t in trials])),
+    }
+    if successes:
+        summary["min_sequences"] = min(t["sequences"] for t in successes)
+        summary["max_sequences"] = max(t["sequences"] for t in successes)
+    st1 = [t["st1"] for t in trials if "st1" in t]
+    if st1:
+        summary["mean_st1"] = float(np.mean(st1))
+    for key in ("wrong", "mse", "fraction_misclassified", "mean_abs_error", "max_error",
+                "max_error_at_end", "strings_wrong"):
+        values = [t["test"][key] for t in trials if key in t["test"]]
+        if values:
+            summary[f"test_{key}"] = float(np.mean(values))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m training.reproduce",
+        description="Reproduce a 1997 LSTM experiment (Hochreiter & Schmidhuber, Section 5).",
+    )
+    parser.add_argument("experiment", nargs="?", choices=EXPERIMENTS)
+    parser.add_argument("--list", action="store_true", help="list the experiments and exit")
+    parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="trial i uses seed + i")
+    parser.add_argument("--max-sequences", type=int, default=1_000_000)
+    parser.add_argument("--cell", choices=CELLS, default="original_lstm",
+                        help="the paper's OriginalLSTM, or a modern layer in its place")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="sequences per update (1: on line, as the paper)")
+    parser.add_argument("--chunk", type=int, default=100,
+                        help="sequences per compiled call (speed only)")
+    parser.add_argument("--learning-rate", type=float, help="α instead of the paper's")
+    parser.add_argument("--T", type=int, help="Exp. 3, 4, 5: minimal sequence length")
+    parser.add_argument("--N", type=int, help="Exp. 3: class-carrying elements")
+    parser.add_argument("--p", type=int, help="Exp. 2: time lag / distractor symbols")
+    parser.add_argument("--q", type=int, help="Exp. 2c: distractors always present")
+    parser.add_argument("--n-seq", type=int, help="Exp. 5: stop threshold (140 or 13)")
+    parser.add_argument("--network", help="Exp. 1: reber_3x2 or reber_4x1")
+    parser.add_argument("--json", help="results file (default runs/reproduce/EXP.json)")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for name in EXPERIMENTS:
+            e = experiment(name)
+            print(f"{name:3} {e.title} (network {e.network}, α {e.learning_rate}, stop {e.stop})")
+        return 0
+    if args.experiment is None:
+        parser.error("an EXPERIMENT is required (or --list)")
+    for flag in ("trials", "max_sequences", "batch_size", "chunk"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    try:
+        exp = experiment(
+            args.experiment, T=args.T, N=args.N, p=args.p, q=args.q, n_seq=args.n_seq,
+            network=args.network, learning_rate=args.learning_rate,
+            rng=np.random.default_rng([args.seed, 2]),
+        )
+    except ValueError as error:
+        parser.error(str(error))
+
+    def report(line):
+        print(line, flush=True)
+
+    options = {k: v for k, v in exp.options.items() if not k.endswith("_strings")}
+    report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell}, "
+           f"α {exp.learning_rate}, batch size {args.batch_size}, stop {exp.stop}")
+    trials = []
+    for i in range(args.trials):
+        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk)
+        result = trial.run(args.max_sequences, report)
+        trials.append(result)
+        outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
+        report(f"trial {i + 1}/{args.trials} (seed {result['seed']}): {outcome} "
+               f"({result['sequences_trained']:,} sequences, {result['seconds']:.0f} s, "
+               f"{result['sequences_per_second']:,.0f}/s); test {result['test']}")
+    summary = summarize(exp, trials)
+    report(f"summary: {json.dumps(summary)}")
+    report(f"paper ({exp.paper['table']}): {json.dumps({k: v for k, v in exp.paper.items() if k != 'table'})}")
+
+    path = pathlib.Path(args.json or f"runs/reproduce/{exp.name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
+        "learning_rate": exp.learning_rate, "batch_size": args.batch_size,
+        "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
+        "paper": exp.paper, "summary": summary, "trials": trials,
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    report(f"wrote {path}")
+    return 0 if summary["success_percent"] > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
