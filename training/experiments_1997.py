@@ -62,9 +62,14 @@ class Experiment:
     check_every: int = 1000
     network_inputs: int = None
 
-    def build(self, cell="original_lstm"):
-        """The experiment's network, with padding masked."""
-        return build_network(self.network, inputs=self.network_inputs, cell=cell, masking=True)
+    def build(self, cell="original_lstm", **layer_overrides):
+        """The experiment's network, with padding masked.
+
+        `layer_overrides` go to `OriginalLSTM` (e.g. `truncated_gradient`).
+        """
+        return build_network(
+            self.network, inputs=self.network_inputs, cell=cell, masking=True, **layer_overrides
+        )
 
     def sample(self, rng):
         """One training sequence: `(inputs, target)`, the target an array."""

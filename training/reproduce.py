@@ -63,13 +63,13 @@ def end_outputs(trainer, sequences, batch=512):
 class Trial:
     """One training run of an experiment: data streams, net, stopping rule."""
 
-    def __init__(self, exp, seed, cell, batch_size, chunk):
+    def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False):
         self.exp = exp
         self.seed = seed
         keras.utils.set_random_seed(seed)
         self.train_rng = np.random.default_rng([seed, 0])
         self.test_rng = np.random.default_rng([seed, 1])
-        self.model = exp.build(cell)
+        self.model = exp.build(cell, **({"truncated_gradient": False} if full_gradient else {}))
         self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size)
         self.chunk = batch_size * max(1, round(chunk / batch_size))
         self.seen = 0
@@ -93,8 +93,8 @@ class Trial:
         if len(all_correct) < RECENT:
             return None
         # Window sums over the RECENT sequences ending at each index.
-        correct_sum = np.convolve(all_correct.astype(float), np.ones(RECENT), "valid")
-        squared_mean = np.convolve(all_squared, np.ones(RECENT), "valid") / RECENT
+        correct_sum = _window_sums(all_correct.astype(np.int64))
+        squared_mean = _window_sums(all_squared) / RECENT
         if self.exp.stop == "st3":
             holds = (correct_sum == RECENT) & (squared_mean < self.exp.stop_error)
         else:  # fewer than n_seq wrong among the RECENT most recent
@@ -115,7 +115,7 @@ class Trial:
         exp, name = self.exp, self.exp.name
         if name == "1":
             strings = exp.options["train_strings"] + exp.options["test_strings"]
-            wrong = sum(not self._reber_correct(s) for s in strings)
+            wrong = int(np.sum(~self._reber_correct(strings)))
             return wrong == 0, {"strings_wrong": wrong, "strings": len(strings)}
         if name == "2a":
             # The training set is two sequences: the x one and the y one.
@@ -139,14 +139,17 @@ class Trial:
         mse = float(np.mean(np.square(outputs - targets)))
         return wrong == 0, {"wrong": wrong, "of": TEST_SIZE, "mse": mse}
 
-    def _reber_correct(self, string):
-        inputs, _ = synthetic.reber_sequence(string)
-        possible = synthetic.reber_possible_targets(string).astype(bool)
-        outputs = self.trainer.predict(inputs[None], batch_size=1)[0]
-        # Every possible next symbol's unit above every impossible one's.
+    def _reber_correct(self, strings):
+        """Per string: at every step, each possible next symbol's output
+        unit is above every impossible one's (the paper's Exp. 1 test)."""
+        inputs, possible, mask = padded(
+            [(synthetic.reber_sequence(s)[0], synthetic.reber_possible_targets(s)) for s in strings]
+        )
+        possible = possible.astype(bool)
+        outputs = self.trainer.predict(inputs)
         lowest_possible = np.where(possible, outputs, np.inf).min(-1)
         highest_other = np.where(possible, -np.inf, outputs).max(-1)
-        return bool(np.all(lowest_possible > highest_other))
+        return np.all((lowest_possible > highest_other) | ~mask, axis=1)
 
     def _test_two_sequence(self, count):
         exp = self.exp
@@ -214,6 +217,12 @@ class Trial:
         self.result.update(success=True, sequences=sequences)
 
 
+def _window_sums(values):
+    """Sums of every RECENT consecutive values (cumulative sums: O(n))."""
+    totals = np.concatenate([[0], np.cumsum(values)])
+    return totals[RECENT:] - totals[:-RECENT]
+
+
 def _end_target(target):
     return target[-1] if target.ndim == 2 else target
 
@@ -267,6 +276,8 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=100,
                         help="sequences per compiled call (speed only)")
     parser.add_argument("--learning-rate", type=float, help="α instead of the paper's")
+    parser.add_argument("--full-gradient", action="store_true",
+                        help="OriginalLSTM with full BPTT instead of the paper's truncated gradient")
     parser.add_argument("--T", type=int, help="Exp. 3, 4, 5: minimal sequence length")
     parser.add_argument("--N", type=int, help="Exp. 3: class-carrying elements")
     parser.add_argument("--p", type=int, help="Exp. 2: time lag / distractor symbols")
@@ -283,6 +294,8 @@ def main(argv=None):
         return 0
     if args.experiment is None:
         parser.error("an EXPERIMENT is required (or --list)")
+    if args.full_gradient and args.cell != "original_lstm":
+        parser.error(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
     for flag in ("trials", "max_sequences", "batch_size", "chunk"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
@@ -299,11 +312,14 @@ def main(argv=None):
         print(line, flush=True)
 
     options = {k: v for k, v in exp.options.items() if not k.endswith("_strings")}
-    report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell}, "
+    gradient = "full BPTT" if args.full_gradient else "the paper's truncated gradient"
+    if args.cell != "original_lstm":
+        gradient = "full BPTT"
+    report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
            f"α {exp.learning_rate}, batch size {args.batch_size}, stop {exp.stop}")
     trials = []
     for i in range(args.trials):
-        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk)
+        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk, args.full_gradient)
         result = trial.run(args.max_sequences, report)
         trials.append(result)
         outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
@@ -318,7 +334,7 @@ def main(argv=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
-        "learning_rate": exp.learning_rate, "batch_size": args.batch_size,
+        "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,
         "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
         "paper": exp.paper, "summary": summary, "trials": trials,
     }

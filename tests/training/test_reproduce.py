@@ -175,7 +175,8 @@ def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
 
 @pytest.mark.parametrize(
     "arguments",
-    [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"]],
+    [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"],
+     ["2a", "--full-gradient"]],
 )
 def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     path = tmp_path / "out.json"
@@ -196,6 +197,7 @@ def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
         (["2a", "--p", "7"], "p=7"),
         ([], "EXPERIMENT is required"),
         (["9"], "invalid choice"),
+        (["1", "--cell", "gru", "--full-gradient"], "--full-gradient applies to --cell original_lstm only"),
     ],
 )
 def test_bad_command_lines_exit_2_with_a_message(arguments, message, capsys):
@@ -209,3 +211,30 @@ def test_list_names_every_experiment(capsys):
     assert reproduce.main(["--list"]) == 0
     out = capsys.readouterr().out
     assert all(f"\n{name} " in "\n" + out for name in EXPERIMENTS)
+
+
+def test_reber_test_wants_every_possible_next_symbol_above_the_others():
+    trial = make_trial("1", rng=np.random.default_rng(0))
+    strings = trial.exp.options["train_strings"][:5]
+    perfect = reproduce.padded(
+        [(np.zeros((len(s) - 1, 7), "float32"), reproduce.synthetic.reber_possible_targets(s))
+         for s in strings]
+    )[1]
+    trial.trainer.predict = lambda inputs, batch_size=512: perfect.copy()
+    assert trial._reber_correct(strings).all()
+
+    def one_step_wrong(inputs, batch_size=512):
+        outputs = perfect.copy()
+        outputs[2, 0] = 1.0 - outputs[2, 0]  # string 2, first step: B flipped
+        return outputs
+
+    trial.trainer.predict = one_step_wrong
+    assert trial._reber_correct(strings).tolist() == [True, True, False, True, True]
+
+
+@pytest.mark.parametrize("full_gradient", [False, True])
+def test_full_gradient_switches_off_the_papers_truncation(full_gradient):
+    trial = reproduce.Trial(experiment("6a"), seed=0, cell="original_lstm", batch_size=1,
+                            chunk=100, full_gradient=full_gradient)
+    layer = trial.model.get_layer("original_lstm")
+    assert layer.cell.truncated_gradient is (not full_gradient)
