@@ -62,13 +62,14 @@ class Experiment:
     check_every: int = 1000
     network_inputs: int = None
 
-    def build(self, cell="original_lstm", **layer_overrides):
+    def build(self, cell="original_lstm", output_activation="sigmoid", **layer_overrides):
         """The experiment's network, with padding masked.
 
         `layer_overrides` go to `OriginalLSTM` (e.g. `truncated_gradient`).
         """
         return build_network(
-            self.network, inputs=self.network_inputs, cell=cell, masking=True, **layer_overrides
+            self.network, inputs=self.network_inputs, cell=cell, masking=True,
+            output_activation=output_activation, **layer_overrides,
         )
 
     def sample(self, rng):

@@ -63,13 +63,15 @@ def end_outputs(trainer, sequences, batch=512):
 class Trial:
     """One training run of an experiment: data streams, net, stopping rule."""
 
-    def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False):
+    def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False,
+                 output_activation="sigmoid"):
         self.exp = exp
         self.seed = seed
         keras.utils.set_random_seed(seed)
         self.train_rng = np.random.default_rng([seed, 0])
         self.test_rng = np.random.default_rng([seed, 1])
-        self.model = exp.build(cell, **({"truncated_gradient": False} if full_gradient else {}))
+        overrides = {"truncated_gradient": False} if full_gradient else {}
+        self.model = exp.build(cell, output_activation, **overrides)
         self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size)
         self.chunk = batch_size * max(1, round(chunk / batch_size))
         self.seen = 0
@@ -276,6 +278,8 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=100,
                         help="sequences per compiled call (speed only)")
     parser.add_argument("--learning-rate", type=float, help="α instead of the paper's")
+    parser.add_argument("--output-activation", choices=("sigmoid", "linear"), default="sigmoid",
+                        help="the output units: logistic (the paper's) or linear")
     parser.add_argument("--full-gradient", action="store_true",
                         help="OriginalLSTM with full BPTT instead of the paper's truncated gradient")
     parser.add_argument("--T", type=int, help="Exp. 3, 4, 5: minimal sequence length")
@@ -316,10 +320,12 @@ def main(argv=None):
     if args.cell != "original_lstm":
         gradient = "full BPTT"
     report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
-           f"α {exp.learning_rate}, batch size {args.batch_size}, stop {exp.stop}")
+           f"{args.output_activation} outputs, α {exp.learning_rate}, batch size {args.batch_size}, "
+           f"stop {exp.stop}")
     trials = []
     for i in range(args.trials):
-        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk, args.full_gradient)
+        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
+                      args.full_gradient, args.output_activation)
         result = trial.run(args.max_sequences, report)
         trials.append(result)
         outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
@@ -335,6 +341,7 @@ def main(argv=None):
     record = {
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
         "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,
+        "output_activation": args.output_activation,
         "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
         "paper": exp.paper, "summary": summary, "trials": trials,
     }

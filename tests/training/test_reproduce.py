@@ -176,7 +176,7 @@ def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
 @pytest.mark.parametrize(
     "arguments",
     [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"],
-     ["2a", "--full-gradient"]],
+     ["2a", "--full-gradient"], ["4", "--output-activation", "linear"]],
 )
 def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     path = tmp_path / "out.json"
@@ -238,3 +238,11 @@ def test_full_gradient_switches_off_the_papers_truncation(full_gradient):
                             chunk=100, full_gradient=full_gradient)
     layer = trial.model.get_layer("original_lstm")
     assert layer.cell.truncated_gradient is (not full_gradient)
+
+
+def test_output_activation_sets_the_output_units():
+    trial = reproduce.Trial(experiment("4"), seed=0, cell="original_lstm", batch_size=1,
+                            chunk=100, output_activation="linear")
+    output = trial.model.get_layer("output")
+    assert output.activation is keras.activations.linear
+    assert make_trial("4").model.get_layer("output").activation is keras.activations.sigmoid

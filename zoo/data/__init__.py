@@ -9,6 +9,8 @@
   what was expected).
 - `download.py`: fetching a public data set into the cache, or saying
   where to get it.
-- `synthetic/`: the 1997 LSTM paper's generated tasks (the adding problem,
-  Exp. 4).
+- `synthetic/`: the 1997 LSTM paper's generated tasks, one module per
+  experiment: embedded Reber grammar (1), long time lags (2a-2c), the
+  two-sequence problem (3a-3c), adding (4), multiplication (5), temporal
+  order (6a, 6b); `pad_batch` puts generated sequences in one batch.
 """

@@ -97,7 +97,10 @@ NETWORKS = {
 }
 
 
-def build_network(name, inputs=None, cell="original_lstm", masking=False, **layer_overrides):
+def build_network(
+    name, inputs=None, cell="original_lstm", masking=False, output_activation="sigmoid",
+    **layer_overrides,
+):
     """The paper's network for experiment preset `name`, as a Keras model.
 
     Args:
@@ -114,6 +117,8 @@ def build_network(name, inputs=None, cell="original_lstm", masking=False, **laye
         masking: Whether all-zero input steps are padding: a
             `keras.layers.Masking(0.0)` in front of the recurrent layer, so
             sequences of different lengths share a batch.
+        output_activation: The output units' activation: "sigmoid" (the
+            paper's logistic units) or e.g. "linear".
         **layer_overrides: Arguments for `OriginalLSTM` that replace the
             preset's (e.g. `truncated_gradient=False`).
     """
@@ -140,7 +145,7 @@ def build_network(name, inputs=None, cell="original_lstm", masking=False, **laye
         features = keras.layers.Concatenate()([sequence, cells])
     y = keras.layers.Dense(
         preset["outputs"],
-        activation="sigmoid",
+        activation=output_activation,
         use_bias=preset["output_bias"],
         kernel_initializer=init,
         bias_initializer=init,
