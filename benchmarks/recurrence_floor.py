@@ -22,6 +22,7 @@ times in `docs/benchmarks.md`.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -144,12 +145,8 @@ def main(argv=None):
     if args.quick:
         args.runs = 3
     frameworks = ["tf", "tf_xla"]
-    try:
-        import torch  # noqa: F401
-
+    if importlib.util.find_spec("torch") is not None:
         frameworks.append("torch")
-    except ImportError:
-        pass
     results = {f: run_worker(f, args.runs, args.threads) for f in frameworks}
     print(table(results))
     if not args.quick:
