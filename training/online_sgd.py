@@ -15,6 +15,13 @@ sees it, so the returned errors are the "most recent sequences processed"
 that the paper's stopping rules count. With `batch_size` B > 1, B sequences
 share one update on the mean of their E (a speed-up the paper does not
 use; reproduction reports say so).
+
+Where targets come at every step, the paper's RTRL changes the weights at
+every step too. `step_updates=True` does the same: after step t the
+weights move by -α ∂E(t)/∂w, E(t) being step t's error, with the sequence
+up to t recomputed under the current weights (RTRL carries its
+derivatives forward under the weights of each moment instead). It costs
+one forward and backward pass per step.
 """
 
 import numpy as np
@@ -33,9 +40,12 @@ class OnlineSGD:
             outputs)` (else only at the sequence end, `(K, outputs)`).
         batch_size: Sequences per update (1: the paper's on-line learning).
         jit_compile: Whether to compile the chunk loop with XLA.
+        step_updates: With `per_step`, update the weights after every time
+            step instead of once per sequence (module docstring).
     """
 
-    def __init__(self, model, learning_rate, per_step=False, batch_size=1, jit_compile=True):
+    def __init__(self, model, learning_rate, per_step=False, batch_size=1, jit_compile=True,
+                 step_updates=False):
         if not learning_rate > 0:
             raise ValueError(
                 f"Argument `learning_rate` must be positive. Received: learning_rate={learning_rate!r}"
@@ -44,7 +54,12 @@ class OnlineSGD:
             raise ValueError(
                 f"Argument `batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
             )
+        if step_updates and not per_step:
+            raise ValueError(
+                "Argument `step_updates=True` needs targets at every step (per_step=True)"
+            )
         self.model = model
+        self.step_updates = step_updates
         self.learning_rate = float(learning_rate)
         self.per_step = per_step
         self.batch_size = batch_size
@@ -80,8 +95,8 @@ class OnlineSGD:
             begin = [i * B] + [0] * (tensor.shape.rank - 1)
             return tf.slice(tensor, begin, [B] + [-1] * (tensor.shape.rank - 1))
 
-        def body(i, params, losses, max_errors, final_outputs):
-            x, y, m = (rows(tensor, i) for tensor in (inputs, targets, mask))
+        def descend(params, x, y, m):
+            """One gradient step on E over the steps in `m`; E and outputs before it."""
             with tf.GradientTape() as tape:
                 tape.watch(params)
                 outputs, _ = self.model.stateless_call(params, non_trainable, x, training=True)
@@ -90,7 +105,23 @@ class OnlineSGD:
                 # sequences of an update (B = 1: exactly the paper's E).
                 objective = tf.reduce_mean(loss)
             grads = tape.gradient(objective, params)
-            params = [p - alpha * g for p, g in zip(params, grads)]
+            return [p - alpha * g for p, g in zip(params, grads)], loss, max_error, outputs
+
+        def body(i, params, losses, max_errors, final_outputs):
+            x, y, m = (rows(tensor, i) for tensor in (inputs, targets, mask))
+            if self.step_updates:
+                # Errors as the sequence meets the weights it starts with.
+                outputs, _ = self.model.stateless_call(params, non_trainable, x)
+                loss, max_error = self._errors(outputs, y, m)
+                steps = tf.range(x.shape[1])
+
+                def step(t, params):
+                    only_t = tf.logical_and(m, tf.equal(steps, t)[None, :])
+                    return t + 1, descend(params, x, y, only_t)[0]
+
+                _, params = tf.while_loop(lambda t, _: t < x.shape[1], step, (0, params))
+            else:
+                params, loss, max_error, outputs = descend(params, x, y, m)
             if self.per_step:
                 # The output at each sequence's last real step.
                 last = tf.reduce_sum(tf.cast(m, tf.int32), axis=1) - 1

@@ -64,7 +64,7 @@ class Trial:
     """One training run of an experiment: data streams, net, stopping rule."""
 
     def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False,
-                 output_activation="sigmoid"):
+                 output_activation="sigmoid", step_updates=False):
         self.exp = exp
         self.seed = seed
         keras.utils.set_random_seed(seed)
@@ -72,7 +72,8 @@ class Trial:
         self.test_rng = np.random.default_rng([seed, 1])
         overrides = {"truncated_gradient": False} if full_gradient else {}
         self.model = exp.build(cell, output_activation, **overrides)
-        self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size)
+        self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size,
+                                 step_updates=step_updates)
         self.chunk = batch_size * max(1, round(chunk / batch_size))
         self.seen = 0
         self.recent_correct = np.zeros(0, bool)
@@ -238,6 +239,10 @@ def _both_2a_sequences(p):
     return list(found.values())
 
 
+def exp_is_per_step(name):
+    return name in ("1", "2a", "2b")
+
+
 def summarize(exp, trials):
     """Means over trials, the paper's figures beside them."""
     successes = [t for t in trials if t["success"]]
@@ -280,6 +285,8 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, help="α instead of the paper's")
     parser.add_argument("--output-activation", choices=("sigmoid", "linear"), default="sigmoid",
                         help="the output units: logistic (the paper's) or linear")
+    parser.add_argument("--step-updates", action="store_true",
+                        help="Exp. 1, 2a, 2b: update after every time step, as the paper's RTRL")
     parser.add_argument("--full-gradient", action="store_true",
                         help="OriginalLSTM with full BPTT instead of the paper's truncated gradient")
     parser.add_argument("--T", type=int, help="Exp. 3, 4, 5: minimal sequence length")
@@ -298,6 +305,9 @@ def main(argv=None):
         return 0
     if args.experiment is None:
         parser.error("an EXPERIMENT is required (or --list)")
+    if args.step_updates and not exp_is_per_step(args.experiment):
+        parser.error(f"--step-updates applies to Exp. 1, 2a and 2b (targets at every step), "
+                     f"not {args.experiment}")
     if args.full_gradient and args.cell != "original_lstm":
         parser.error(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
     for flag in ("trials", "max_sequences", "batch_size", "chunk"):
@@ -325,7 +335,7 @@ def main(argv=None):
     trials = []
     for i in range(args.trials):
         trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
-                      args.full_gradient, args.output_activation)
+                      args.full_gradient, args.output_activation, args.step_updates)
         result = trial.run(args.max_sequences, report)
         trials.append(result)
         outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
@@ -342,6 +352,7 @@ def main(argv=None):
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
         "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,
         "output_activation": args.output_activation,
+        "updates": "every step" if args.step_updates else "every sequence",
         "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
         "paper": exp.paper, "summary": summary, "trials": trials,
     }

@@ -176,7 +176,7 @@ def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
 @pytest.mark.parametrize(
     "arguments",
     [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"],
-     ["2a", "--full-gradient"], ["4", "--output-activation", "linear"]],
+     ["2a", "--full-gradient"], ["4", "--output-activation", "linear"], ["1", "--step-updates"]],
 )
 def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     path = tmp_path / "out.json"
@@ -198,6 +198,7 @@ def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
         ([], "EXPERIMENT is required"),
         (["9"], "invalid choice"),
         (["1", "--cell", "gru", "--full-gradient"], "--full-gradient applies to --cell original_lstm only"),
+        (["4", "--step-updates"], "--step-updates applies to Exp. 1, 2a and 2b"),
     ],
 )
 def test_bad_command_lines_exit_2_with_a_message(arguments, message, capsys):
@@ -246,3 +247,26 @@ def test_output_activation_sets_the_output_units():
     output = trial.model.get_layer("output")
     assert output.activation is keras.activations.linear
     assert make_trial("4").model.get_layer("output").activation is keras.activations.sigmoid
+
+
+def test_step_updates_take_one_gradient_step_per_time_step():
+    rng = np.random.default_rng(4)
+    (x,) = sequences(rng, [3])
+    y = np.array([[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]], "float32")
+    model, reference = tiny_model(per_step=True), tiny_model(per_step=True)
+    for t in range(3):  # E(t) alone, then update, step by step
+        with tf.GradientTape() as tape:
+            outputs = reference(x[None])
+            loss = 0.5 * tf.reduce_sum(tf.square(y[t] - outputs[0, t]))
+        grads = tape.gradient(loss, reference.trainable_variables)
+        reference.set_weights([v.numpy() - 0.2 * g.numpy()
+                               for v, g in zip(reference.trainable_variables, grads)])
+    inputs, targets, mask = reproduce.padded([(x, y)])
+    OnlineSGD(model, 0.2, per_step=True, step_updates=True).run(inputs, targets, mask)
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_step_updates_need_per_step_targets():
+    with pytest.raises(ValueError, match="step_updates=True"):
+        OnlineSGD(tiny_model(), 0.1, step_updates=True)
