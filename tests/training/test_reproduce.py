@@ -270,3 +270,24 @@ def test_step_updates_take_one_gradient_step_per_time_step():
 def test_step_updates_need_per_step_targets():
     with pytest.raises(ValueError, match="step_updates=True"):
         OnlineSGD(tiny_model(), 0.1, step_updates=True)
+
+
+def test_3c_is_judged_against_the_noise_free_target():
+    trial = make_trial("3c", T=10, N=3)
+    clean_rng = np.random.default_rng([0, 1])  # the trial's test stream
+    rows = [reproduce.synthetic.two_sequence_with_clean_target(clean_rng, 10, 3, "c")
+            for _ in range(256)]
+    clean = np.array([c for _, _, c in rows])  # (256, 1)
+
+    def answer(offset):
+        def predict(inputs, batch_size=512):
+            return np.repeat(clean[:, None, :] + offset, inputs.shape[1], axis=1)
+        return predict
+
+    trial.trainer.predict = answer(0.0)
+    passed, figures = trial._test_two_sequence(256)
+    assert passed and figures["wrong"] == 0 and "st1" not in figures
+    trial.test_rng = np.random.default_rng([0, 1])
+    trial.trainer.predict = answer(0.11)
+    passed, figures = trial._test_two_sequence(256)
+    assert not passed and figures["wrong"] == 256
