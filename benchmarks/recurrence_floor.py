@@ -51,12 +51,13 @@ def measure(framework, runs, threads):
     """Median ms of each product in `framework` ("tf", "tf_xla" or "torch")."""
     import numpy as np
 
+    _set_threads(framework, threads)
     rng = np.random.default_rng(0)
     results = {}
     for name, (left, right, count, _) in PRODUCTS.items():
         a = rng.standard_normal(left).astype("float32") * 0.05
         b = rng.standard_normal(right).astype("float32") * 0.05
-        run = _chain(framework, a, b, count, threads)
+        run = _chain(framework, a, b, count)
         for _ in range(3):
             run()
         times = []
@@ -68,7 +69,23 @@ def measure(framework, runs, threads):
     return results
 
 
-def _chain(framework, a, b, count, threads):
+def _set_threads(framework, threads):
+    """The thread count, where the framework still lets it be set."""
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already running (inside a test): keep its pools
+        pass
+
+
+def _chain(framework, a, b, count):
     """A callable running `count` products, each on the previous result.
 
     The result is brought back to `a`'s width so the next product can take
@@ -80,7 +97,6 @@ def _chain(framework, a, b, count, threads):
     if framework == "torch":
         import torch
 
-        torch.set_num_threads(threads)
         a, b = torch.from_numpy(a), torch.from_numpy(b)
 
         def run():
@@ -93,8 +109,6 @@ def _chain(framework, a, b, count, threads):
         return run
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
     a, b = tf.constant(a), tf.constant(b)
 
     @tf.function(jit_compile=framework == "tf_xla")

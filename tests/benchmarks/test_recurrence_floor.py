@@ -10,10 +10,10 @@ def test_a_chain_feeds_each_product_the_previous_result():
     # product really takes the previous result: a scaled b shrinks it.
     a = np.ones((2, 4), "float32")
     b = np.full((4, 8), 0.5, "float32")  # x @ b = 2 * x[:, :1] per column
-    run = recurrence_floor._chain("tf", a, b, count=3, threads=1)
+    run = recurrence_floor._chain("tf", a, b, count=3)
     np.testing.assert_allclose(run(), np.full((2, 4), 8.0))
     backward_b = np.full((8, 4), 0.25, "float32")  # narrower result: spread back
-    run = recurrence_floor._chain("tf", np.ones((2, 8), "float32"), backward_b, 2, 1)
+    run = recurrence_floor._chain("tf", np.ones((2, 8), "float32"), backward_b, 2)
     np.testing.assert_allclose(run(), np.full((2, 8), 4.0))
 
 
