@@ -156,6 +156,9 @@ def experiment(name, T=None, N=None, p=None, q=None, n_seq=None, network=None,
                 f"Argument `learning_rate` must be positive. Received: learning_rate={learning_rate!r}"
             )
         e.learning_rate = float(learning_rate)
+        if name == "1":  # Table 1 has a row per network and α
+            success, after = TABLE_1.get((e.network, e.learning_rate), (None, None))
+            e.paper.update(success_percent=success, sequences=after)
     return e
 
 

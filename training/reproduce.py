@@ -14,6 +14,13 @@ per sequence, compiled: `training.online_sgd`) until the paper's stopping
 rule holds or `--max-sequences` have been seen, then tests it as the paper
 does. It prints progress and a summary beside the paper's figures, and
 writes every trial to JSON (`--json`, default runs/reproduce/EXP.json).
+
+Beyond the paper, each reported as such: `--cell lstm|gru|simple_rnn`
+(a modern layer in the 1997 layer's place), `--full-gradient` (full BPTT
+instead of the truncated gradient), `--output-activation linear`,
+`--step-updates` (an update after every step, for Exp. 1, 2a, 2b),
+`--batch-size` and `--learning-rate`. `docs/reproduction.md` has the
+results and every deviation.
 """
 
 import argparse

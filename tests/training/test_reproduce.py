@@ -291,3 +291,13 @@ def test_3c_is_judged_against_the_noise_free_target():
     trial.trainer.predict = answer(0.11)
     passed, figures = trial._test_two_sequence(256)
     assert not passed and figures["wrong"] == 256
+
+
+@pytest.mark.parametrize(
+    "network, learning_rate, expected",
+    [("reber_3x2", None, (100, 8_440)), ("reber_4x1", 0.1, (100, 39_740)),
+     ("reber_3x2", 0.2, (97, 14_060)), ("reber_4x1", 0.3, (None, None))],
+)
+def test_exp1_compares_with_the_table_1_row_of_its_network_and_rate(network, learning_rate, expected):
+    exp = experiment("1", network=network, learning_rate=learning_rate)
+    assert (exp.paper["success_percent"], exp.paper["sequences"]) == expected
