@@ -21,6 +21,9 @@ instead of the truncated gradient), `--output-activation linear`,
 `--step-updates` (an update after every step, for Exp. 1, 2a, 2b),
 `--batch-size` and `--learning-rate`. `docs/reproduction.md` has the
 results and every deviation.
+
+Exit status: 0 when some trial succeeded, 1 when none did, 2 for a bad
+command line.
 """
 
 import argparse
