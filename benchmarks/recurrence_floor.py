@@ -30,11 +30,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
+
+from benchmarks.layers import SHAPES, _times
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "recurrence_floor.md"
-BATCH, STEPS, FEATURES, UNITS = 64, 100, 128, 256
+BATCH, STEPS, FEATURES, UNITS = SHAPES["default"]  # the layers benchmark's default LSTM
 GATES = 4 * UNITS
 
 # name: (left shape, right shape, how many in sequence, part of: inference or training)
@@ -58,14 +59,8 @@ def measure(framework, runs, threads):
         a = rng.standard_normal(left).astype("float32") * 0.05
         b = rng.standard_normal(right).astype("float32") * 0.05
         run = _chain(framework, a, b, count)
-        for _ in range(3):
-            run()
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            run()
-            times.append((time.perf_counter() - start) * 1000)
-        results[name] = round(statistics.median(times), 2)
+        _times(run, 3)  # warm-up: tracing, compiling, kernel selection
+        results[name] = round(statistics.median(_times(run, runs)), 2)
     return results
 
 

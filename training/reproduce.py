@@ -252,10 +252,6 @@ def _both_2a_sequences(p):
     return list(found.values())
 
 
-def exp_is_per_step(name):
-    return name in ("1", "2a", "2b")
-
-
 def summarize(exp, trials):
     """Means over trials, the paper's figures beside them."""
     successes = [t for t in trials if t["success"]]
@@ -318,9 +314,6 @@ def main(argv=None):
         return 0
     if args.experiment is None:
         parser.error("an EXPERIMENT is required (or --list)")
-    if args.step_updates and not exp_is_per_step(args.experiment):
-        parser.error(f"--step-updates applies to Exp. 1, 2a and 2b (targets at every step), "
-                     f"not {args.experiment}")
     if args.full_gradient and args.cell != "original_lstm":
         parser.error(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
     for flag in ("trials", "max_sequences", "batch_size", "chunk"):
@@ -334,6 +327,9 @@ def main(argv=None):
         )
     except ValueError as error:
         parser.error(str(error))
+    if args.step_updates and not exp.per_step:
+        parser.error(f"--step-updates applies to Exp. 1, 2a and 2b (targets at every step), "
+                     f"not {args.experiment}")
 
     def report(line):
         print(line, flush=True)
