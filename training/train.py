@@ -21,10 +21,20 @@ receives:
     learning_curves.png
     tensorboard/        logs for `tensorboard --logdir`
     backup/             BackupAndRestore's state while the run is unfinished
+    members/K/          with model.ensemble_size > 1 (classification): member
+                        K's own run (config.json, run_state.json, checkpoints/,
+                        metrics.json, learning_curves.png, tensorboard/); the
+                        top-level checkpoint, model.keras and metrics.json are
+                        the ensemble's, metrics.json with each member's too
 
 A run killed at any moment (kill -9 included) continues with `--resume` from
 its last finished epoch and ends as an unbroken run would: the data order of
 every epoch depends only on the seed and the epoch number.
+
+An ensemble (`--set model.ensemble_size=5`) trains its members one after
+another, member K as an ordinary run with seed + K (its own initialisation
+and data order: a deep ensemble), then averages their probabilities in one
+model. `--resume` skips the finished members.
 """
 
 import argparse
@@ -165,12 +175,9 @@ def train(args):
         f"with {strategy.num_replicas_in_sync} replica(s); run directory {run_dir}",
         flush=True,
     )
-    try:
-        with strategy.scope():
-            model = run.build_model()
-    except ValueError as error:
-        # A model or optimizer argument out of range; nothing written yet.
-        raise ConfigError(f"invalid config for '{args.entry}': {error}") from None
+    # Built before anything is written: a bad model config stops here. (For an
+    # ensemble this checks the config; each member builds its own model.)
+    model = build_model(strategy, run, args.entry)
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not args.resume:
@@ -190,28 +197,68 @@ def train(args):
             },
         )
 
-    training = config["training"]
+    ensemble_size = config["model"].get("ensemble_size", 1)
+    if ensemble_size == 1:
+        state = fit_run(strategy, run, model, run_dir, chief)
+        if chief:
+            finish(run, state, run_dir, args.entry)
+        return run_dir
+    # A deep ensemble: each member is a run of its own (own seed, so its own
+    # initialisation and data order) in members/K/, which --resume finds
+    # where it stopped; then the members are averaged into one model.
+    member_dirs = [run_dir / "members" / str(index) for index in range(ensemble_size)]
+    for index, member_dir in enumerate(member_dirs):
+        if (member_dir / "metrics.json").exists():  # written last by finish_member
+            print(f"Member {index + 1} of {ensemble_size} had already finished ({member_dir}).")
+            continue
+        member = run.member(index)
+        print(f"Member {index + 1} of {ensemble_size} (seed {member.config['training']['seed']})", flush=True)
+        keras.utils.set_random_seed(member.config["training"]["seed"])
+        model = build_model(strategy, member, args.entry)
+        if chief:
+            member_dir.mkdir(parents=True, exist_ok=True)
+            run_callbacks.write_json_atomically(member_dir / "config.json", member.config)
+        state = fit_run(strategy, member, model, member_dir, chief)
+        if chief:
+            finish_member(member, state, member_dir, f"{args.entry} member {index}")
+    if chief:
+        finish_ensemble(run, member_dirs, run_dir)
+    return run_dir
+
+
+def build_model(strategy, run, entry):
+    """`run`'s compiled model, built under `strategy`."""
+    try:
+        with strategy.scope():
+            return run.build_model()
+    except ValueError as error:
+        # A model or optimizer argument out of range.
+        raise ConfigError(f"invalid config for '{entry}': {error}") from None
+
+
+def fit_run(strategy, run, model, run_dir, chief):
+    """Fits `model` in `run_dir`, resuming where a killed run stopped;
+    returns the run's `RunState`."""
+    training = run.config["training"]
     epochs, batch_size = training["epochs"], training["batch_size"]
     start_epoch = start_epoch_of(run_dir)
     state, nan_stop, callback_list = make_callbacks(run_dir, training, start_epoch, chief)
     if start_epoch >= epochs or (state.history and _stopped_early(state, training)):
         print(f"{run_dir} had already finished training; writing its outputs.")
-    else:
-        started = time.time()
-        fit(strategy, model, run, callback_list, epochs, batch_size, start_epoch)
-        if nan_stop.where is not None:
-            epoch, batch = nan_stop.where
-            raise TrainingError(
-                f"Training stopped: the loss became NaN or infinite at epoch {epoch + 1}, "
-                f"batch {batch + 1}. Lower training.learning_rate (now "
-                f"{training['learning_rate']}) or set training.clipnorm, e.g. "
-                f"--set training.clipnorm=1.0. The best model so far is in "
-                f"{run_dir / 'checkpoints' / 'best.keras'}."
-            )
-        print(f"Trained in {time.time() - started:.0f} s", flush=True)
-    if chief:
-        finish(run, state, run_dir, args.entry)
-    return run_dir
+        return state
+    started = time.time()
+    fit(strategy, model, run, callback_list, epochs, batch_size, start_epoch)
+    if nan_stop.where is not None:
+        epoch, batch = nan_stop.where
+        raise TrainingError(
+            f"Training stopped: the loss became NaN or infinite at epoch {epoch + 1}, "
+            f"batch {batch + 1}. Lower training.learning_rate (now "
+            f"{training['learning_rate']}) or set training.clipnorm, e.g. "
+            f"--set training.clipnorm=1.0. The best model so far is in "
+            f"{run_dir / 'checkpoints' / 'best.keras'}."
+        )
+    print(f"Trained in {time.time() - started:.0f} s", flush=True)
+    return state
 
 
 def make_callbacks(run_dir, training, start_epoch, chief):
@@ -272,17 +319,53 @@ def _stopped_early(state, training):
 
 def finish(run, state, run_dir, entry):
     """Evaluates the best model and writes the run's outputs."""
+    best, metrics = finish_member(run, state, run_dir, entry)
+    run.inference_model(best).save(run_dir / "model.keras")
+    report(metrics, run_dir)
+
+
+def finish_member(run, state, run_dir, entry):
+    """Evaluates the best model of a run (or ensemble member), writes its
+    metrics.json and learning curves; returns `(best model, metrics)`."""
     # Uncompiled: the inference model is saved without optimizer state.
     best = keras.saving.load_model(state.best_path, compile=False)
     metrics = run.evaluate(best)
     metrics["best_epoch"] = state.best_epoch + 1
     metrics["epochs_run"] = len(state.history)
     metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in state.history]))
-    run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
-    run.inference_model(best).save(run_dir / "model.keras")
     run_callbacks.plot_learning_curves(
         state.history, run_dir / "learning_curves.png", f"{entry}: learning curves"
     )
+    run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
+    return best, metrics
+
+
+def finish_ensemble(run, member_dirs, run_dir):
+    """Averages the members' best models into one and writes the outputs."""
+    members = [
+        keras.saving.load_model(d / "checkpoints" / "best.keras", compile=False)
+        for d in member_dirs
+    ]
+    ensemble = run.ensemble(members)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    ensemble.save(run_dir / "checkpoints" / "best.keras")
+    metrics = run.evaluate(ensemble)
+    member_metrics = [json.loads((d / "metrics.json").read_text()) for d in member_dirs]
+    metrics["members"] = [
+        {k: m[k] for k in ("accuracy", "macro_f1", "best_epoch", "epochs_run")}
+        for m in member_metrics
+    ]
+    metrics["best_epoch"] = [m["best_epoch"] for m in member_metrics]
+    metrics["epochs_run"] = [m["epochs_run"] for m in member_metrics]
+    metrics["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in member_metrics]))
+    run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
+    run.inference_model(ensemble).save(run_dir / "model.keras")
+    shown = ", ".join(f"{m['accuracy']:.4f}" for m in member_metrics)
+    print(f"Members' accuracy: {shown}")
+    report(metrics, run_dir)
+
+
+def report(metrics, run_dir):
     shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     print(f"Best epoch {metrics['best_epoch']}: {shown}")
     print(f"Outputs in {run_dir}")

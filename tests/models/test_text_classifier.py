@@ -4,7 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.models.text_classifier import AttentionPooling, TextClassifier, TokenDropout
+from zoo.models.text_classifier import (
+    AttentionPooling,
+    MemberAverage,
+    TextClassifier,
+    TokenDropout,
+)
 
 TOKENS = np.array([[5, 7, 9, 0, 0], [3, 4, 0, 0, 0], [8, 8, 8, 8, 2]], "int32")
 
@@ -89,12 +94,53 @@ def test_config_round_trip_and_keras_file(tmp_path):
     ({"cell": "transformer"}, "cell='transformer'"),
     ({"pooling": "max"}, "pooling='max'"),
     ({"attention_units": -1}, "units=-1"),
+    ({"ensemble_size": 0}, "ensemble_size=0"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     options = {"vocabulary_size": 30, "num_classes": 2, "units": 4, "embedding_dim": 4}
     options.update(kwargs)
     with pytest.raises(ValueError, match=message):
         TextClassifier(**options)
+
+
+def _members(count, **kwargs):
+    options = dict(vocabulary_size=30, num_classes=3, cell="gru", units=4,
+                   embedding_dim=4, attention_units=4, num_layers=2)
+    options.update(kwargs)
+    return [TextClassifier(**options, name=f"m{k}") for k in range(count)]
+
+
+def test_member_average_is_the_mean_of_the_probabilities():
+    p = [np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.5, 0.5], [0.4, 0.6]]),
+         np.array([[0.1, 0.9], [0.0, 1.0]])]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(MemberAverage()(p)),
+                               [[0.5, 0.5], [0.2, 0.8]], atol=1e-6)
+
+
+def test_an_ensemble_from_members_computes_the_mean_of_its_members(tmp_path):
+    members = _members(3)
+    ensemble = TextClassifier.from_members(members, name="ensemble")
+    assert ensemble.ensemble_size == 3 and ensemble.name == "ensemble"
+    assert len(ensemble.recurrent_layers()) == 6  # 2 layers x 3 members
+    expected = np.mean([keras.ops.convert_to_numpy(m(TOKENS)) for m in members], 0)
+    # Members start from different random weights: their mean is not member 0.
+    assert not np.allclose(expected, keras.ops.convert_to_numpy(members[0](TOKENS)), atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ensemble(TOKENS)), expected, atol=1e-6)
+    # Saved and loaded like any classifier.
+    ensemble.save(tmp_path / "e.keras")
+    restored = keras.saving.load_model(tmp_path / "e.keras", safe_mode=True)
+    assert restored.get_config() == ensemble.get_config()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(TOKENS)), expected, atol=1e-6)
+
+
+def test_an_ensemble_of_mismatched_members_is_refused():
+    with pytest.raises(ValueError, match=r"member 1 has units=5, member 0 units=4"):
+        TextClassifier.from_members(_members(1) + _members(1, units=5))
+    with pytest.raises(ValueError, match=r"at least 2 members. Received: 1"):
+        TextClassifier.from_members(_members(1))
+    nested = TextClassifier(30, 3, units=4, embedding_dim=4, ensemble_size=2)
+    with pytest.raises(ValueError, match=r"Member 0 is itself an ensemble. Received: ensemble_size=2"):
+        TextClassifier.from_members([nested, nested])
 
 
 @pytest.mark.tensorflow_only
@@ -118,5 +164,5 @@ def test_docstring_examples_run():
     from zoo.models import text_classifier
 
     results = run_docstring_examples([text_classifier])
-    assert results.attempted >= 7  # TextClassifier's, AttentionPooling's, TokenDropout's
+    assert results.attempted >= 9  # TextClassifier's, MemberAverage's, TokenDropout's
     assert results.failed == 0

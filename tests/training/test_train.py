@@ -46,6 +46,62 @@ def test_a_run_writes_every_output_and_learns(tmp_path, tiny_config, table_data)
     assert list(scores.argmax(-1)) == [1, 0]  # good, bad
 
 
+def _best_core(run_dir):
+    return keras.saving.load_model(run_dir / "checkpoints" / "best.keras", compile=False)
+
+
+def test_an_ensemble_run_trains_each_member_alone_and_averages_them(tmp_path, tiny_config, table_data):
+    out = tmp_path / "run"
+    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
+                       "--set", "model.ensemble_size=2", "--epochs", "2"]) == 0
+    members = [out / "members" / str(k) for k in range(2)]
+    for member in members:
+        for name in ("config.json", "run_state.json", "metrics.json", "learning_curves.png",
+                     "checkpoints/best.keras"):
+            assert (member / name).exists(), (member, name)
+        assert not (member / "model.keras").exists()  # only the ensemble is end to end
+    # Each member is an ordinary classifier with its own seed.
+    seeds = [json.loads((m / "config.json").read_text())["training"]["seed"] for m in members]
+    assert seeds == [1337, 1338]
+    assert all(json.loads((m / "config.json").read_text())["model"]["ensemble_size"] == 1
+               for m in members)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["accuracy"] for m in metrics["members"]] == [
+        json.loads((m / "metrics.json").read_text())["accuracy"] for m in members]
+    assert metrics["epochs_run"] == [2, 2] and metrics["accuracy"] > 0.8
+    # The ensemble's end-to-end model outputs the mean of the members'.
+    model = keras.saving.load_model(out / "model.keras")
+    texts = np.array(["alpha sunny bravo", "stormy golf hotel", "cloudy echo"])
+    ids = model.get_layer("vectorizer")(texts)
+    expected = np.mean([np.asarray(_best_core(m)(ids)) for m in members], 0)
+    assert not np.allclose(np.asarray(_best_core(members[0])(ids)), expected, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(model(texts)), expected, atol=1e-6)
+    assert _best_core(out).get_config()["ensemble_size"] == 2
+
+
+def test_an_ensemble_resumes_at_its_unfinished_member(tmp_path, tiny_config, table_data):
+    out = tmp_path / "run"
+    args = [str(tiny_config), "--data", str(table_data), "--out", str(out),
+            "--set", "model.ensemble_size=2", "--epochs", "2"]
+    assert train.main(args) == 0
+    member_0 = (out / "members" / "0" / "run_state.json").read_text()
+    member_1 = _history(out / "members" / "1")
+    ensemble = json.loads((out / "metrics.json").read_text())
+    # As if killed after member 0 finished and before member 1 started.
+    import shutil
+    shutil.rmtree(out / "members" / "1")
+    (out / "metrics.json").unlink()
+    (out / "model.keras").unlink()
+    assert train.main([str(tiny_config), "--out", str(out), "--data", str(table_data),
+                       "--resume"]) == 0
+    assert (out / "members" / "0" / "run_state.json").read_text() == member_0  # not retrained
+    for a, b in zip(_history(out / "members" / "1"), member_1):
+        for key in ("loss", "val_loss", "val_accuracy"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        ensemble["accuracy"])
+
+
 def test_saved_model_file_loads_in_a_fresh_process_after_import_zoo(tmp_path, tiny_config, table_data):
     out = tmp_path / "run"
     assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),

@@ -5,6 +5,8 @@ The task turns a resolved config into data, a vectorizer, a compiled
 drives it.
 """
 
+import copy
+
 import numpy as np
 import tensorflow as tf
 
@@ -50,6 +52,7 @@ DEFAULTS = {
         "dropout": 0.3,
         "recurrent_dropout": 0.0,
         "token_dropout": 0.0,
+        "ensemble_size": 1,  # K > 1: K members trained together, probabilities averaged
     },
     "training": {
         "epochs": 4,
@@ -144,6 +147,19 @@ class Run:
 
     def save_preprocessing(self, run_dir):
         (run_dir / VOCABULARY_FILE).write_text("\n".join(self.vocabulary), encoding="utf-8")
+
+    def member(self, index):
+        """This run as ensemble member `index`: one classifier, seed + index
+        (its own initialisation and data order), the same vocabulary."""
+        member = copy.copy(self)
+        member.config = copy.deepcopy(self.config)
+        member.config["model"]["ensemble_size"] = 1
+        member.config["training"]["seed"] += index
+        return member
+
+    def ensemble(self, members):
+        """The trained member classifiers as one ensemble classifier."""
+        return TextClassifier.from_members(members, name="text_classifier_core")
 
     def build_model(self):
         """The compiled token-id classifier (call inside a strategy scope)."""

@@ -13,7 +13,17 @@ Pooling turns the recurrent outputs h_1..h_T into one vector:
 * "mean": the mean of h_t over unmasked steps.
 * "last": the recurrent layer's final output (its state after the last
   unmasked step).
+
+With `ensemble_size=K > 1` the model holds K such classifiers ("members",
+each with its own embedding, recurrent layers, pooling and head) reading the
+same token ids, and outputs the mean of their class probabilities
+(`MemberAverage`): a deep ensemble (Lakshminarayanan et al. 2017), served
+as one model. `python -m training.train` trains the members one after
+another, each as its own run, and assembles them
+(`TextClassifier.from_members`).
 """
+
+import re
 
 import keras
 from keras import ops
@@ -22,6 +32,7 @@ from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.rnn import check_positive_int, check_rate
 
 POOLING = ("attention", "mean", "last")
+RECURRENT_NAME = re.compile(r"(member_\d+_)?(recurrent|bidirectional)_\d+$")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -74,6 +85,40 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MemberAverage(keras.layers.Layer):
+    """The ensemble's prediction: the mean of its members' probabilities.
+
+    p̄ = (1/K) Σ_k p_k. A deep ensemble (Lakshminarayanan et al. 2017)
+    trains each member on its own loss, from its own initialisation and data
+    order, and averages only at prediction time; that is what
+    `python -m training.train` does for `ensemble_size > 1`. Fitting the
+    averaged output directly instead lets the members co-adapt and lose the
+    diversity that makes the average better than one member (Webb et al.
+    2020; on the sarcasm data, 5 members fitted jointly scored no better than
+    one model: docs/training.md).
+
+    Call arguments:
+        inputs: A list of K `(batch, classes)` probability tensors.
+
+    Returns `(batch, classes)`.
+
+    Example:
+
+    >>> average = MemberAverage()
+    >>> p = [np.array([[0.9, 0.1]]), np.array([[0.5, 0.5]])]
+    >>> np.asarray(average(p)).round(2)
+    array([[0.7, 0.3]], dtype=float32)
+    """
+
+    def call(self, inputs):
+        # p̄ = (1/K) Σ_k p_k
+        return ops.mean(ops.stack(inputs, axis=1), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -154,6 +199,9 @@ class TextClassifier(keras.Model):
             training (`TokenDropout`); 0 turns it off.
         recurrent_dropout: `dropout` and `recurrent_dropout` of the recurrent
             layers (one mask per sequence).
+        ensemble_size: Number of members; above 1 the layers of member k
+            are named `member_{k}_embedding`, ... and the output is their
+            mean probability (`MemberAverage`).
 
     Example:
 
@@ -178,6 +226,7 @@ class TextClassifier(keras.Model):
         dropout=0.2,
         recurrent_dropout=0.0,
         token_dropout=0.0,
+        ensemble_size=1,
         **kwargs,
     ):
         for name, value in (
@@ -186,6 +235,7 @@ class TextClassifier(keras.Model):
             ("units", units),
             ("num_layers", num_layers),
             ("embedding_dim", embedding_dim),
+            ("ensemble_size", ensemble_size),
         ):
             check_positive_int(name, value)
         if num_classes < 2:
@@ -201,35 +251,43 @@ class TextClassifier(keras.Model):
 
         # === Layers ===
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-        x = token_ids
-        if token_dropout:
-            x = TokenDropout(token_dropout, name="token_dropout")(x)
-        x = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-        )(x)
-        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-        for index in range(num_layers):
-            sequences = index < num_layers - 1 or pooling != "last"
-            layer = recurrent_layer(
-                cell,
-                units,
-                cell_options,
-                return_sequences=sequences,
-                dropout=recurrent_dropout,
-                recurrent_dropout=recurrent_dropout,
-                name=f"recurrent_{index}",
-            )
-            if bidirectional:
-                layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
-            x = layer(x)
-        if pooling == "attention":
-            x = AttentionPooling(attention_units, name="attention_pooling")(x)
-        elif pooling == "mean":
-            x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)
-        x = keras.layers.Dropout(dropout, name="pooled_dropout")(x)
-        scores = keras.layers.Dense(
-            num_classes, activation="softmax", dtype="float32", name="scores"
-        )(x)
+
+        def member(prefix):
+            x = token_ids
+            if token_dropout:
+                x = TokenDropout(token_dropout, name=f"{prefix}token_dropout")(x)
+            x = keras.layers.Embedding(
+                vocabulary_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding"
+            )(x)
+            x = keras.layers.Dropout(dropout, name=f"{prefix}embedding_dropout")(x)
+            for index in range(num_layers):
+                sequences = index < num_layers - 1 or pooling != "last"
+                layer = recurrent_layer(
+                    cell,
+                    units,
+                    cell_options,
+                    return_sequences=sequences,
+                    dropout=recurrent_dropout,
+                    recurrent_dropout=recurrent_dropout,
+                    name=f"{prefix}recurrent_{index}",
+                )
+                if bidirectional:
+                    layer = keras.layers.Bidirectional(layer, name=f"{prefix}bidirectional_{index}")
+                x = layer(x)
+            if pooling == "attention":
+                x = AttentionPooling(attention_units, name=f"{prefix}attention_pooling")(x)
+            elif pooling == "mean":
+                x = keras.layers.GlobalAveragePooling1D(name=f"{prefix}mean_pooling")(x)
+            x = keras.layers.Dropout(dropout, name=f"{prefix}pooled_dropout")(x)
+            return keras.layers.Dense(
+                num_classes, activation="softmax", dtype="float32", name=f"{prefix}scores"
+            )(x)
+
+        if ensemble_size == 1:
+            scores = member("")
+        else:
+            members = [member(f"member_{k}_") for k in range(ensemble_size)]
+            scores = MemberAverage(dtype="float32", name="scores")(members)
 
         # === Functional Model ===
         super().__init__(token_ids, scores, **kwargs)
@@ -248,10 +306,53 @@ class TextClassifier(keras.Model):
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
         self.token_dropout = token_dropout
+        self.ensemble_size = ensemble_size
+
+    @classmethod
+    def from_members(cls, members, name=None):
+        """An ensemble of trained single classifiers, their weights copied.
+
+        Args:
+            members: Two or more `TextClassifier`s with `ensemble_size=1`
+                and the same configuration (vocabulary size, classes, cell,
+                widths...), trained separately.
+            name: The ensemble's name (default: the first member's).
+
+        Returns:
+            A `TextClassifier` with `ensemble_size=len(members)` whose member
+            k computes exactly what `members[k]` computes.
+        """
+        if len(members) < 2:
+            raise ValueError(
+                f"An ensemble needs at least 2 members. Received: {len(members)} member(s)"
+            )
+        configs = [member.get_config() for member in members]
+        for index, config in enumerate(configs):
+            if config.get("ensemble_size", 1) != 1:
+                raise ValueError(
+                    f"Member {index} is itself an ensemble. Received: "
+                    f"ensemble_size={config['ensemble_size']}"
+                )
+            for key, value in config.items():
+                if key not in ("name", "trainable") and value != configs[0][key]:
+                    raise ValueError(
+                        f"Every member must have member 0's configuration; member "
+                        f"{index} has {key}={value!r}, member 0 {key}={configs[0][key]!r}"
+                    )
+        config = {**configs[0], "ensemble_size": len(members), "name": name or configs[0]["name"]}
+        ensemble = cls.from_config(config)
+        for index, member in enumerate(members):
+            for layer in member.layers:
+                if layer.weights:
+                    ensemble.get_layer(f"member_{index}_{layer.name}").set_weights(
+                        layer.get_weights()
+                    )
+        return ensemble
 
     def recurrent_layers(self):
-        """The recurrent layers, bottom first (inside Bidirectional if so)."""
-        return [layer for layer in self.layers if layer.name.startswith(("recurrent_", "bidirectional_"))]
+        """The recurrent layers (inside Bidirectional if so), bottom first,
+        member by member."""
+        return [layer for layer in self.layers if RECURRENT_NAME.match(layer.name)]
 
     def get_config(self):
         return {
@@ -270,6 +371,7 @@ class TextClassifier(keras.Model):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "token_dropout": self.token_dropout,
+            "ensemble_size": self.ensemble_size,
         }
 
     @classmethod
