@@ -141,7 +141,13 @@ def _metrics(config, metrics):
                 ("chrF, greedy", f"{metrics['chrf_greedy']:.2f}"),
                 ("chrF, beam search", f"{metrics['chrf_beam']:.2f}"),
                 ("validation source sentences", str(metrics["sentences"]))]
-    rows.append(("best epoch / epochs run", f"{metrics['best_epoch']} / {metrics['epochs_run']}"))
+    if "members" in metrics:  # an ensemble: one row per member
+        for index, member in enumerate(metrics["members"]):
+            rows.append((f"member {index} accuracy / macro F1 / best epoch of epochs run",
+                         f"{member['accuracy']:.4f} / {member['macro_f1']:.4f} / "
+                         f"{member['best_epoch']} of {member['epochs_run']}"))
+    else:
+        rows.append(("best epoch / epochs run", f"{metrics['best_epoch']} / {metrics['epochs_run']}"))
     rows.append(("seconds per epoch (2-core CPU)", f"{metrics['seconds_per_epoch']:.0f}"))
     return _table(rows)
 
@@ -197,6 +203,13 @@ def render(name, version, run_dir, config, model, texts, sizes):
             f"dropout {model_config['dropout']} -> softmax over "
             f"{len(config['data']['class_names'])} classes."
         )
+        members = model_config.get("ensemble_size", 1)
+        if members > 1:
+            architecture = (
+                f"An ensemble of {members} such classifiers, trained separately (seeds "
+                f"{config['training']['seed']} to {config['training']['seed'] + members - 1}), "
+                f"their probabilities averaged; each: {architecture}"
+            )
         limits_values = {**config["preprocessing"], "accuracy": metrics["accuracy"],
                          "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
         signatures = "`serving_default` (`text` -> `scores`, `classes`) and `classify` (tf.Example with a bytes feature `text`)"

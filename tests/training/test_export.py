@@ -241,6 +241,28 @@ def test_export_writes_the_keras_model_and_a_model_card(kind, runs, base, reques
         assert [t.decode() for t in model(texts).numpy()] == [row[1] for row in rows]
 
 
+def test_an_ensemble_run_exports_as_one_model_with_its_members_in_the_card(tmp_path):
+    from tests.training.conftest import TINY_MODEL, write_table
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_MODEL)
+    run = tmp_path / "run"
+    assert train.main([str(config), "--data", str(write_table(tmp_path / "texts.csv")),
+                       "--out", str(run), "--set", "model.ensemble_size=2", "--epochs", "2"]) == 0
+    assert export.main([str(run), "--name", "tiny_ensemble", "--base", str(tmp_path / "base")]) == 0
+    version = tmp_path / "base" / "tiny_ensemble" / "1"
+    texts = ["alpha sunny bravo", "stormy golf hotel"]
+    served = tf.saved_model.load(str(version)).signatures["serving_default"](
+        text=tf.constant(texts))
+    scores = served["scores"].numpy()
+    np.testing.assert_allclose(scores, keras_model(run).predict(np.array(texts, dtype=object), verbose=0),
+                               atol=1e-5)
+    card = (version.parent / "README.md").read_text(encoding="utf-8")
+    assert "An ensemble of 2 such classifiers, trained separately (seeds 1337 to 1338)" in card
+    members = json.loads((run / "metrics.json").read_text())["members"]
+    assert f"| member 1 accuracy / macro F1 / best epoch of epochs run | {members[1]['accuracy']:.4f} /" in card
+
+
 def test_published_versions_are_readable_by_other_users(classifier_export):
     import os
     import stat
