@@ -19,7 +19,9 @@ Beyond the paper, each reported as such: `--cell lstm|gru|simple_rnn`
 (a modern layer in the 1997 layer's place), `--full-gradient` (full BPTT
 instead of the truncated gradient), `--output-activation linear`,
 `--step-updates` (an update after every step, for Exp. 1, 2a, 2b),
-`--batch-size` and `--learning-rate`. `docs/reproduction.md` has the
+`--batch-size` and `--learning-rate`. `--rtrl` trains Exp. 1 with the
+paper's own rule instead: truncated RTRL, the weights changed after every
+step (`training.rtrl_1997`). `docs/reproduction.md` has the
 results and every deviation.
 
 Exit status: 0 when some trial succeeded, 1 when none did, 2 for a bad
@@ -38,6 +40,7 @@ import numpy as np
 
 from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
 from training.online_sgd import OnlineSGD
+from training.rtrl_1997 import TruncatedRTRL
 from zoo.data import synthetic
 from zoo.models.paper_1997 import CELLS
 
@@ -74,7 +77,7 @@ class Trial:
     """One training run of an experiment: data streams, net, stopping rule."""
 
     def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False,
-                 output_activation="sigmoid", step_updates=False):
+                 output_activation="sigmoid", step_updates=False, rtrl=False):
         self.exp = exp
         self.seed = seed
         keras.utils.set_random_seed(seed)
@@ -82,8 +85,11 @@ class Trial:
         self.test_rng = np.random.default_rng([seed, 1])
         overrides = {"truncated_gradient": False} if full_gradient else {}
         self.model = exp.build(cell, output_activation, **overrides)
-        self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size,
-                                 step_updates=step_updates)
+        if rtrl:
+            self.trainer = TruncatedRTRL(self.model, exp.learning_rate)
+        else:
+            self.trainer = OnlineSGD(self.model, exp.learning_rate, exp.per_step, batch_size,
+                                     step_updates=step_updates)
         self.chunk = batch_size * max(1, round(chunk / batch_size))
         self.seen = 0
         self.recent_correct = np.zeros(0, bool)
@@ -296,6 +302,8 @@ def main(argv=None):
                         help="the output units: logistic (the paper's) or linear")
     parser.add_argument("--step-updates", action="store_true",
                         help="Exp. 1, 2a, 2b: update after every time step, as the paper's RTRL")
+    parser.add_argument("--rtrl", action="store_true",
+                        help="Exp. 1: the paper's truncated RTRL, weights changed after every step")
     parser.add_argument("--full-gradient", action="store_true",
                         help="OriginalLSTM with full BPTT instead of the paper's truncated gradient")
     parser.add_argument("--T", type=int, help="Exp. 3, 4, 5: minimal sequence length")
@@ -330,6 +338,16 @@ def main(argv=None):
     if args.step_updates and not exp.per_step:
         parser.error(f"--step-updates applies to Exp. 1, 2a and 2b (targets at every step), "
                      f"not {args.experiment}")
+    if args.rtrl:
+        clashes = [flag for flag, on in (
+            ("--step-updates", args.step_updates), ("--full-gradient", args.full_gradient),
+            (f"--cell {args.cell}", args.cell != "original_lstm"),
+            (f"--batch-size {args.batch_size}", args.batch_size != 1)) if on]
+        if clashes:
+            parser.error(f"--rtrl is the paper's on-line rule for its own cell; drop {', '.join(clashes)}")
+        if args.experiment != "1":
+            parser.error(f"--rtrl applies to Exp. 1 (the 1997 cell with targets at every step), "
+                         f"not {args.experiment}")
 
     def report(line):
         print(line, flush=True)
@@ -338,13 +356,16 @@ def main(argv=None):
     gradient = "full BPTT" if args.full_gradient else "the paper's truncated gradient"
     if args.cell != "original_lstm":
         gradient = "full BPTT"
+    if args.rtrl:
+        gradient = "the paper's truncated RTRL"
     report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
            f"{args.output_activation} outputs, α {exp.learning_rate}, batch size {args.batch_size}, "
            f"stop {exp.stop}")
     trials = []
     for i in range(args.trials):
         trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
-                      args.full_gradient, args.output_activation, args.step_updates)
+                      args.full_gradient, args.output_activation, args.step_updates,
+                      args.rtrl)
         result = trial.run(args.max_sequences, report)
         trials.append(result)
         outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
@@ -361,7 +382,7 @@ def main(argv=None):
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
         "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,
         "output_activation": args.output_activation,
-        "updates": "every step" if args.step_updates else "every sequence",
+        "updates": "every step" if args.step_updates or args.rtrl else "every sequence",
         "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
         "paper": exp.paper, "summary": summary, "trials": trials,
     }

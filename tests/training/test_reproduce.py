@@ -176,7 +176,8 @@ def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
 @pytest.mark.parametrize(
     "arguments",
     [["4"], ["6a", "--cell", "gru"], ["1", "--batch-size", "4", "--chunk", "8"], ["5", "--cell", "lstm"],
-     ["2a", "--full-gradient"], ["4", "--output-activation", "linear"], ["1", "--step-updates"]],
+     ["2a", "--full-gradient"], ["4", "--output-activation", "linear"], ["1", "--step-updates"],
+     ["1", "--rtrl", "--chunk", "50"]],
 )
 def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     path = tmp_path / "out.json"
@@ -199,6 +200,8 @@ def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
         (["9"], "invalid choice"),
         (["1", "--cell", "gru", "--full-gradient"], "--full-gradient applies to --cell original_lstm only"),
         (["4", "--step-updates"], "--step-updates applies to Exp. 1, 2a and 2b"),
+        (["4", "--rtrl"], "--rtrl applies to Exp. 1"),
+        (["1", "--rtrl", "--batch-size", "2", "--cell", "gru"], "drop --cell gru, --batch-size 2"),
     ],
 )
 def test_bad_command_lines_exit_2_with_a_message(arguments, message, capsys):
