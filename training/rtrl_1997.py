@@ -76,7 +76,7 @@ class TruncatedRTRL:
     >>> from zoo.models.paper_1997 import build_network
     >>> net = build_network("reber_3x2", masking=True)
     >>> trainer = TruncatedRTRL(net, learning_rate=0.5)
-    >>> x = np.eye(7, dtype="float32")[None, [0, 1, 2]]   # B, T, S
+    >>> x = np.eye(7, dtype="float32")[None, [0, 1, 2]]   # the symbols B, T, P
     >>> targets = np.eye(7, dtype="float32")[None, [1, 2, 3]]
     >>> trainer.run(x, targets, np.ones((1, 3), bool))["loss"].shape
     (1,)

@@ -9,6 +9,8 @@ import tensorflow as tf
 from training.rtrl_1997 import TruncatedRTRL
 from zoo.models.paper_1997 import build_network
 
+pytestmark = pytest.mark.tensorflow_only  # the reference gradients use tf.GradientTape
+
 
 def reber_net(**overrides):
     keras.utils.set_random_seed(5)
