@@ -144,10 +144,15 @@ def versions():
 
 
 def start_epoch_of(run_dir):
-    """The epoch BackupAndRestore will resume at (0 for a new run)."""
+    """The epoch BackupAndRestore will resume at (0 for a new run); for a
+    finished run, the number of epochs it ran."""
     metadata = run_dir / "backup" / "training_metadata.json"
     if metadata.exists():
         return int(json.loads(metadata.read_text())["epoch"])
+    if (run_dir / "metrics.json").exists():
+        # BackupAndRestore deletes its state when fit ends; metrics.json is
+        # written only after that, so the run state's history is complete.
+        return len(json.loads((run_dir / "run_state.json").read_text())["history"])
     return 0
 
 

@@ -50,6 +50,24 @@ def _best_core(run_dir):
     return keras.saving.load_model(run_dir / "checkpoints" / "best.keras", compile=False)
 
 
+def test_resuming_a_finished_run_rewrites_its_outputs_without_training(
+        tmp_path, tiny_config, table_data, capsys):
+    out = tmp_path / "run"
+    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
+                       "--epochs", "2"]) == 0
+    state = (out / "run_state.json").read_text()
+    metrics = json.loads((out / "metrics.json").read_text())
+    (out / "model.keras").unlink()
+    capsys.readouterr()
+    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
+                       "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "had already finished training" in printed and "Epoch 1/" not in printed
+    assert (out / "run_state.json").read_text() == state
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+    assert (out / "model.keras").exists()
+
+
 def test_an_ensemble_run_trains_each_member_alone_and_averages_them(tmp_path, tiny_config, table_data):
     out = tmp_path / "run"
     assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
