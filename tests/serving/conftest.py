@@ -1,5 +1,6 @@
 """A model server started as users start it: `python -m serving ...` in a subprocess."""
 
+import os
 import pathlib
 import socket
 import subprocess
@@ -30,7 +31,9 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "serving", f"--port={self.grpc_port}",
              f"--rest_api_port={self.rest_port}", *flags],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # A crash in native code then prints its Python stack instead of nothing.
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
         self.log = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -41,7 +44,10 @@ class Server:
             if READY_LINE in line:
                 return
         self.process.kill()
-        raise RuntimeError("the server did not start:\n" + "".join(self.log[-40:]))
+        self.process.wait(timeout=30)
+        raise RuntimeError(
+            f"the server did not start (exit status {self.process.returncode}):\n"
+            + "".join(self.log[-40:]))
 
     def stop(self, timeout=60):
         self.process.terminate()
