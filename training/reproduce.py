@@ -301,7 +301,8 @@ def main(argv=None):
     parser.add_argument("--output-activation", choices=("sigmoid", "linear"), default="sigmoid",
                         help="the output units: logistic (the paper's) or linear")
     parser.add_argument("--step-updates", action="store_true",
-                        help="Exp. 1, 2a, 2b: update after every time step, as the paper's RTRL")
+                        help="Exp. 1, 2a, 2b: update after every time step, the prefix recomputed "
+                             "under the current weights (--rtrl is the paper's own rule)")
     parser.add_argument("--rtrl", action="store_true",
                         help="Exp. 1: the paper's truncated RTRL, weights changed after every step")
     parser.add_argument("--full-gradient", action="store_true",
