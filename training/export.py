@@ -72,8 +72,9 @@ from tensorflow.python.saved_model import fingerprinting_utils  # private; TF is
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 from training import model_card
-from training.graph_ops import non_core_ops, saved_model_ops
+from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
 from training.model_card import directory_size
+from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
 # which loading a run's model.keras needs.
 from zoo.models.translator_preprocessor import translate
@@ -424,6 +425,12 @@ def check_ops(export_dir):
             f"check: the graph uses ops outside core TensorFlow, which a stock "
             f"CPU TensorFlow Serving cannot run: {bad}"
         )
+    compiled = xla_compiled_functions(export_dir)
+    if compiled:
+        raise ExportError(
+            f"check: the graph has functions that must be compiled by XLA, which "
+            f"a stock CPU TensorFlow Serving does not do: {compiled}"
+        )
 
 
 def check_classifier(export_dir, model, class_names, texts):
@@ -523,7 +530,16 @@ def write_keras_and_card(model_dir, name, version_dir, run_dir, config, model):
 
 
 def write_version(export_dir, config, model, name):
-    """Writes and checks one SavedModel version in `export_dir`."""
+    """Writes and checks one SavedModel version in `export_dir`.
+
+    The recurrent layers are traced with Keras's uncompiled loop, so the
+    graph holds plain TensorFlow ops and no XLA-compiled functions.
+    """
+    with keras_loop():
+        _write_version(export_dir, config, model, name)
+
+
+def _write_version(export_dir, config, model, name):
 
     if config["task"] == "classification":
         class_names = config["data"]["class_names"]

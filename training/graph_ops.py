@@ -14,25 +14,44 @@ _UNSERVABLE_PREFIXES = ("Cudnn",)
 _UNSERVABLE_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
-def saved_model_ops(export_dir):
-    """Returns the sorted set of op names in a SavedModel directory.
-
-    Covers the graph and every function in its library (where Keras's
-    `while` loop bodies and signatures live).
-    """
+def _read_saved_model(export_dir):
     path = tf.io.gfile.join(str(export_dir), "saved_model.pb")
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"No saved_model.pb in {export_dir}")
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(path, "rb") as f:
         saved_model.ParseFromString(f.read())
+    return saved_model
+
+
+def saved_model_ops(export_dir):
+    """Returns the sorted set of op names in a SavedModel directory.
+
+    Covers the graph and every function in its library (where Keras's
+    `while` loop bodies and signatures live).
+    """
     ops = set()
-    for meta_graph in saved_model.meta_graphs:
+    for meta_graph in _read_saved_model(export_dir).meta_graphs:
         graph = meta_graph.graph_def
         ops.update(node.op for node in graph.node)
         for function in graph.library.function:
             ops.update(node.op for node in function.node_def)
     return sorted(ops)
+
+
+def xla_compiled_functions(export_dir):
+    """The library functions of a SavedModel that must be compiled by XLA.
+
+    Such a function (`tf.function(jit_compile=True)`, e.g. the zoo's compiled
+    recurrence) runs only on a server built and configured for XLA, which a
+    stock CPU TensorFlow Serving is not by default.
+    """
+    names = set()
+    for meta_graph in _read_saved_model(export_dir).meta_graphs:
+        for function in meta_graph.graph_def.library.function:
+            if function.attr["_XlaMustCompile"].b:
+                names.add(function.signature.name)
+    return sorted(names)
 
 
 def non_core_ops(ops):

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from training.graph_ops import non_core_ops, saved_model_ops
-from zoo.layers import GRU, LSTM, OriginalLSTM
+from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
+from zoo.layers import GRU, LSTM, OriginalLSTM, keras_loop
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -64,6 +64,9 @@ def test_export_runs_without_zoo_and_uses_core_ops_only(tmp_path):
     ops = saved_model_ops(export_dir)
     assert "While" in ops or "StatelessWhile" in ops
     assert non_core_ops(ops) == []
+    # Traced outside `keras_loop()`: the loops are XLA programs, which
+    # TensorFlow itself runs (below).
+    assert xla_compiled_functions(export_dir)
 
     np.save(tmp_path / "x.npy", x)
     run = subprocess.run(
@@ -77,6 +80,14 @@ def test_export_runs_without_zoo_and_uses_core_ops_only(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == []
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+
+
+def test_export_under_keras_loop_has_no_xla_functions(tmp_path):
+    model = every_family_model()
+    with keras_loop():
+        model.export(str(tmp_path / "export"), verbose=False)
+    assert xla_compiled_functions(tmp_path / "export") == []
+    assert non_core_ops(saved_model_ops(tmp_path / "export")) == []
 
 
 def test_non_core_ops_are_reported():

@@ -159,12 +159,14 @@ def test_warmup_requests_are_prediction_logs_the_model_answers(classifier_export
 
 
 def test_graph_holds_core_ops_only(classifier_export, translator_export):
-    from training.graph_ops import non_core_ops, saved_model_ops
+    from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
 
     for export_dir in (classifier_export, translator_export):
         ops = saved_model_ops(export_dir)
         assert {"StringLower", "LookupTableFindV2"} <= set(ops)  # preprocessing inside
         assert non_core_ops(ops) == []
+        # Traced with Keras's loop, not the layers' XLA-compiled one.
+        assert xla_compiled_functions(export_dir) == []
 
 
 # --- Translator --------------------------------------------------------------
@@ -366,6 +368,19 @@ def test_a_failed_check_publishes_nothing(runs, tmp_path, monkeypatch, capsys):
     assert code == 2
     assert "ops outside core TensorFlow" in capsys.readouterr().err
     assert list((base / "m").iterdir()) == []
+
+
+def test_an_export_with_xla_compiled_loops_is_refused(runs, tmp_path, monkeypatch, capsys):
+    import contextlib
+
+    # Without `keras_loop()` the recurrent layers trace their compiled loop.
+    monkeypatch.setattr(export, "keras_loop", contextlib.nullcontext)
+    base = tmp_path / "base"
+    code = export.main([str(runs["classifier"]), "--name", "m", "--base", str(base)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "must be compiled by XLA" in err and "__inference" in err
+    assert not (base / "m").exists()
 
 
 def test_no_optimizer_state_in_model_keras_or_the_export(runs, classifier_export, tmp_path):

@@ -9,8 +9,9 @@ squashing functions, biases, weights and step equations.
 `RNN` is `keras.layers.RNN` with the input checks a user expects (rank-3
 input, a `(batch, time)` mask) and a flat `get_config()` (the cell's
 arguments sit beside the layer's, as in `keras.layers.LSTM`). The time loop
-itself is Keras's: every family runs its step function through this one
-class, which is where a faster recurrence engine belongs.
+is Keras's, run by every family through this one class; in TensorFlow graphs
+at inference it is compiled by XLA (`xla_loop.py`), which is the zoo's
+recurrence engine.
 """
 
 import keras
@@ -19,6 +20,8 @@ from keras import ops
 # every step, as the JAX backend needs a stateless loop) only for cells that
 # derive from this mixin; it has no public alias in Keras 3.15.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from zoo.layers import xla_loop
 
 # Base-layer keys a cell's config carries that its layer sets for itself.
 _CELL_ONLY_KEYS = ("name", "trainable", "dtype")
@@ -276,6 +279,18 @@ class RNN(keras.layers.RNN):
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        def loop(sequences, states):
+            return super(RNN, self).inner_loop(
+                sequences, states, mask, training=training
+            )
+
+        if xla_loop.compiles(self.unroll, training):
+            return xla_loop.compiled_loop(
+                loop, sequences, initial_state, self.cell.weights
+            )
+        return loop(sequences, initial_state)
 
     def get_config(self):
         config = super().get_config()
