@@ -33,3 +33,18 @@ def test_a_worker_measures_a_layer(layer, monkeypatch):
     assert len(measured["inference_ms"]) == 2 and len(measured["train_ms"]) == 2
     assert all(t > 0 for t in measured["inference_ms"] + measured["train_ms"])
     assert measured["peak_mb"] >= 0
+
+
+def test_a_compiled_training_row_traces_its_training_step_with_the_compiled_loop(monkeypatch):
+    from zoo.layers import xla_loop
+
+    calls = []
+    compiled_loop = xla_loop.compiled_loop
+    monkeypatch.setattr(xla_loop, "compiled_loop",
+                        lambda *args: calls.append(1) or compiled_loop(*args))
+    monkeypatch.setitem(layers.SHAPES, "tiny", (2, 3, 4, 5))
+    layers.measure("zoo GRU", "tiny", runs=1, threads=2)
+    traced_plain = len(calls)  # predict only
+    layers.measure("zoo GRU xla", "tiny", runs=1, threads=2)
+    assert traced_plain >= 1
+    assert len(calls) - traced_plain > traced_plain  # predict and the training step

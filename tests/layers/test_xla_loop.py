@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tests.layers.common import assert_same_outputs, random_sequences, share_random_weights
-from zoo.layers import GRU, LSTM, OriginalLSTM, keras_loop
+from zoo.layers import GRU, LSTM, OriginalLSTM, compiled_training, keras_loop
 from zoo.layers import xla_loop
 
 pytestmark = pytest.mark.tensorflow_only
@@ -79,8 +79,9 @@ def test_compiled_loop_gives_keras_layers_lstm_outputs_in_predict():
     )
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "compiled_training"])
 @pytest.mark.parametrize("name", ["lstm_vanilla", "gru", "original_lstm"])
-def test_gradients_through_compiled_loop_match_keras_loop(name):
+def test_gradients_through_compiled_loop_match_keras_loop(name, training):
     """Gradients to the inputs, initial states and every weight."""
     x, mask = random_sequences()
     layer = LAYERS[name](return_sequences=True)
@@ -95,14 +96,15 @@ def test_gradients_through_compiled_loop_match_keras_loop(name):
     def gradients(x):
         with tf.GradientTape() as tape:
             tape.watch([x, states])
-            y = layer(x, initial_state=states, mask=tf.constant(mask))
+            y = layer(x, initial_state=states, mask=tf.constant(mask), training=training)
             # A loss that weighs every unit differently.
             loss = tf.reduce_sum(tf.sin(y) * tf.range(1.0, 1.0 + y.shape[-1]))
         return tape.gradient(loss, [x, states, layer.trainable_weights])
 
-    concrete = gradients.get_concrete_function(tf.constant(x))
+    with compiled_training():
+        concrete = gradients.get_concrete_function(tf.constant(x))
+        compiled = gradients(tf.constant(x))
     assert xla_functions(concrete), "the layer's loop was not compiled"
-    compiled = gradients(tf.constant(x))
     with keras_loop():
         plain = tf.function(gradients.python_function)(tf.constant(x))
     for got, want in zip(tf.nest.flatten(compiled), tf.nest.flatten(plain)):
@@ -118,6 +120,44 @@ def test_training_and_eager_calls_run_keras_loop():
     inference, _ = traced(layer, x, mask, training=False)
     assert xla_functions(inference)
     assert not xla_loop.compiles(unroll=False, training=False)  # this test runs eagerly
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "original_lstm"])
+def test_fit_under_compiled_training_learns_what_keras_loop_learns(name, monkeypatch):
+    compiled_calls = []
+    compile_loop = xla_loop.compiled_loop
+    monkeypatch.setattr(
+        xla_loop, "compiled_loop",
+        lambda *args: compiled_calls.append(1) or compile_loop(*args))
+    x, _ = random_sequences(batch=8, steps=9)
+    y = np.random.default_rng(3).normal(size=(8, 6)).astype("float32")
+    weights = None
+    trained = {}
+    for engine in (compiled_training, keras_loop):
+        model = keras.Sequential([keras.Input((9, 5)), LAYERS[name](), keras.layers.Dense(6)])
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        compiled_calls.clear()
+        with engine():
+            model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0)
+        # `fit` traced its step with the compiled loop, or without it.
+        assert bool(compiled_calls) == (engine is compiled_training)
+        trained[engine] = model.get_weights()
+    assert any(not np.allclose(w, v) for w, v in zip(trained[keras_loop], weights))
+    for got, want in zip(trained[compiled_training], trained[keras_loop]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_compiled_training_applies_dropout():
+    x, mask = random_sequences()
+    layer = LSTM(6, dropout=0.5, recurrent_dropout=0.5, seed=1)
+    with compiled_training():
+        concrete, dropped = traced(layer, x, mask, training=True)
+    assert xla_functions(concrete)
+    _, kept = traced(layer, x, mask, training=False)
+    assert np.abs(dropped.numpy() - kept.numpy()).max() > 1e-3
 
 
 def test_unrolled_layers_run_keras_loop():

@@ -8,7 +8,8 @@
   (memory cell blocks, CEC, input/output gates, truncated gradient).
 - `rnn.py`: what they share (the cell base and the layer base).
 - `xla_loop.py`: the time loop compiled by XLA on TensorFlow, which every
-  layer's inference runs in graphs; `keras_loop()` turns it off.
+  layer's inference runs in graphs; `compiled_training()` extends it to
+  training, `keras_loop()` turns it off.
 - `catalog.py`: the layers by name, as task configs choose them.
 """
 
@@ -16,7 +17,7 @@ from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.lstm import LSTM, VARIANTS, LSTMCell, LSTMVariant
 from zoo.layers.original_lstm import OriginalLSTM, OriginalLSTMCell
-from zoo.layers.xla_loop import keras_loop
+from zoo.layers.xla_loop import compiled_training, keras_loop
 
 __all__ = [
     "CELLS",
@@ -28,6 +29,7 @@ __all__ = [
     "OriginalLSTM",
     "OriginalLSTMCell",
     "VARIANTS",
+    "compiled_training",
     "keras_loop",
     "recurrent_layer",
 ]

@@ -13,11 +13,16 @@ the loop's saved activations (TensorLists) to uncompiled code, and the
 recomputation means that training keeps only the layer's inputs and weights
 between the passes, not every step's activations.
 
-Only graphs are compiled (`tf.function`: `fit`, `predict`, `evaluate`,
-SavedModel tracing); eager calls run Keras's loop as they are, since each
-would compile anew. `keras_loop()` turns the engine off within its block;
+Only graphs are compiled (`tf.function`: `predict`, `evaluate`, SavedModel
+tracing); eager calls run Keras's loop as they are, since each would compile
+anew. Training (`training=True`, as in `fit`) runs Keras's loop unless
+traced within `compiled_training()`: the recomputation and XLA's CPU
+matmuls, slower than TensorFlow's at large states, make the compiled
+training step slower at most shapes, but much faster on long sequences
+through small states. `keras_loop()` turns the engine off within its block;
 `training.export` uses it so that SavedModels hold plain TensorFlow ops that
-any TensorFlow Serving build runs.
+any TensorFlow Serving build runs. Both switches act when a layer is traced
+(a Keras model's first `fit`, `predict` or `evaluate`), not when it runs.
 """
 
 import contextlib
@@ -29,27 +34,48 @@ _switch = threading.local()
 
 
 @contextlib.contextmanager
-def keras_loop():
-    """Within this block, zoo layers traced run Keras's uncompiled loop."""
-    previous = getattr(_switch, "off", False)
-    _switch.off = True
+def _switched(name):
+    previous = getattr(_switch, name, False)
+    setattr(_switch, name, True)
     try:
         yield
     finally:
-        _switch.off = previous
+        setattr(_switch, name, previous)
+
+
+def keras_loop():
+    """Within this block, zoo layers traced run Keras's uncompiled loop."""
+    return _switched("off")
+
+
+def compiled_training():
+    """Within this block, zoo layers traced for training compile their loop.
+
+    Example:
+
+    >>> from zoo.layers import LSTM
+    >>> model = keras.Sequential([keras.Input((200, 3)), LSTM(8)])
+    >>> model.compile("adam", "mse")
+    >>> with compiled_training():  # where `fit` traces its training step
+    ...     history = model.fit(np.ones((4, 200, 3)), np.ones((4, 8)),
+    ...                         epochs=2, verbose=0)
+    >>> len(history.history["loss"])
+    2
+    """
+    return _switched("training")
 
 
 def compiles(unroll, training):
     """Whether a layer's loop traced now runs under XLA.
 
-    Inference only: in training (dropout on, the loop differentiated) the
-    compiled loop measured slower at most shapes, since its backward pass
-    recomputes the forward one and XLA's CPU matmuls are slower than
-    TensorFlow's at large states (`docs/benchmarks.md`).
+    At inference, always (in graphs, on TensorFlow, not unrolled); in
+    training only within `compiled_training()`.
     """
-    if keras.backend.backend() != "tensorflow" or unroll or training:
+    if keras.backend.backend() != "tensorflow" or unroll:
         return False
     if getattr(_switch, "off", False):
+        return False
+    if training and not getattr(_switch, "training", False):
         return False
     import tensorflow as tf
 
