@@ -188,3 +188,17 @@ def test_keras_loop_nests_and_restores():
         assert xla_functions(concrete) == []
     concrete, _ = traced(LSTM(6), x, mask)
     assert xla_functions(concrete)
+
+
+@pytest.mark.parametrize("name", ["lstm_vanilla", "gru", "original_lstm"])
+def test_compiled_loop_runs_mixed_precision(name):
+    x, mask = random_sequences()
+    full = LAYERS[name](return_sequences=True)
+    mixed = LAYERS[name](return_sequences=True, dtype="mixed_float16")
+    share_random_weights([full, mixed], x)
+    concrete, output = traced(mixed, x, mask)
+    assert xla_functions(concrete)
+    assert output.dtype == tf.float16
+    assert all(w.dtype == "float32" for w in mixed.weights)
+    _, expected = traced(full, x, mask)
+    np.testing.assert_allclose(output.numpy().astype("float32"), expected.numpy(), atol=2e-2)
