@@ -166,6 +166,14 @@ def test_unrolled_layers_run_keras_loop():
     assert xla_functions(concrete) == []
 
 
+def test_one_step_sequences_run_keras_loop():
+    """A decoder's one-step calls: nothing to fuse, so nothing compiled."""
+    for steps, compiled in ((1, False), (2, True)):
+        x = np.ones((3, steps, 4), "float32")
+        concrete, _ = traced(LSTM(6), x, np.ones((3, steps), bool))
+        assert bool(xla_functions(concrete)) == compiled
+
+
 def test_stateful_layer_carries_its_states_through_compiled_calls():
     x, _ = random_sequences(batch=4, steps=6)
     compiled = keras.Sequential([keras.Input(batch_shape=(4, 6, 5)), LSTM(3, stateful=True)])

@@ -286,7 +286,7 @@ class RNN(keras.layers.RNN):
                 sequences, states, mask, training=training
             )
 
-        if xla_loop.compiles(self.unroll, training):
+        if xla_loop.compiles(self.unroll, training, sequences.shape[1]):
             return xla_loop.compiled_loop(
                 loop, sequences, initial_state, self.cell.weights
             )

@@ -65,13 +65,15 @@ def compiled_training():
     return _switched("training")
 
 
-def compiles(unroll, training):
+def compiles(unroll, training, steps=None):
     """Whether a layer's loop traced now runs under XLA.
 
     At inference, always (in graphs, on TensorFlow, not unrolled); in
-    training only within `compiled_training()`.
+    training only within `compiled_training()`. Never for sequences of one
+    step (`steps`, the static length), as a decoder feeds them one at a
+    time: with no loop to fuse, launching an XLA program only adds time.
     """
-    if keras.backend.backend() != "tensorflow" or unroll:
+    if keras.backend.backend() != "tensorflow" or unroll or steps == 1:
         return False
     if getattr(_switch, "off", False):
         return False
