@@ -21,6 +21,7 @@ torch rows are left out.
 """
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -124,16 +125,15 @@ def _keras_layer(framework, family, batch, steps, features, units, threads):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, features)).astype("float32")
     y = rng.standard_normal((batch, units)).astype("float32")
+    training_loop = contextlib.nullcontext
     if framework == "zoo_xla":
-        from zoo.layers import compiled_training
+        from zoo.layers import compiled_training as training_loop
 
-        def train_step():
-            # Acts where train_on_batch traces its step: the first call.
-            with compiled_training():
-                return model.train_on_batch(x, y)
-    else:
-        def train_step():
+    def train_step():
+        # The context acts where train_on_batch traces its step: the first call.
+        with training_loop():
             return model.train_on_batch(x, y)
+
     return (lambda: model.predict_on_batch(x)), train_step
 
 

@@ -428,8 +428,8 @@ def check_ops(export_dir):
     compiled = xla_compiled_functions(export_dir)
     if compiled:
         raise ExportError(
-            f"check: the graph has functions that must be compiled by XLA, which "
-            f"a stock CPU TensorFlow Serving does not do: {compiled}"
+            f"check: the graph has functions that must be compiled by XLA, and a "
+            f"served model must run without XLA: {compiled}"
         )
 
 
@@ -536,27 +536,22 @@ def write_version(export_dir, config, model, name):
     graph holds plain TensorFlow ops and no XLA-compiled functions.
     """
     with keras_loop():
-        _write_version(export_dir, config, model, name)
-
-
-def _write_version(export_dir, config, model, name):
-
-    if config["task"] == "classification":
-        class_names = config["data"]["class_names"]
-        classifier_archive(model, class_names).write_out(str(export_dir), verbose=False)
-        set_method_name(export_dir, "classify", tf.saved_model.CLASSIFY_METHOD_NAME)
-        write_warmup(export_dir, warmup_requests(name, CLASSIFIER_EXAMPLES))
-        check_ops(export_dir)
-        check_classifier(
-            export_dir, model, class_names, CLASSIFIER_EXAMPLES + AWKWARD_EXAMPLES
-        )
-    else:
-        translator_archive(model).write_out(str(export_dir), verbose=False)
-        # Warmup states beam_width, so it runs on servers that ignore defaults.
-        write_warmup(export_dir, warmup_requests(
-            name, TRANSLATOR_EXAMPLES, {"beam_width": np.int32(model.beam_width)}))
-        check_ops(export_dir)
-        check_translator(export_dir, model, TRANSLATOR_EXAMPLES + AWKWARD_EXAMPLES)
+        if config["task"] == "classification":
+            class_names = config["data"]["class_names"]
+            classifier_archive(model, class_names).write_out(str(export_dir), verbose=False)
+            set_method_name(export_dir, "classify", tf.saved_model.CLASSIFY_METHOD_NAME)
+            write_warmup(export_dir, warmup_requests(name, CLASSIFIER_EXAMPLES))
+            check_ops(export_dir)
+            check_classifier(
+                export_dir, model, class_names, CLASSIFIER_EXAMPLES + AWKWARD_EXAMPLES
+            )
+        else:
+            translator_archive(model).write_out(str(export_dir), verbose=False)
+            # Warmup states beam_width, so it runs on servers that ignore defaults.
+            write_warmup(export_dir, warmup_requests(
+                name, TRANSLATOR_EXAMPLES, {"beam_width": np.int32(model.beam_width)}))
+            check_ops(export_dir)
+            check_translator(export_dir, model, TRANSLATOR_EXAMPLES + AWKWARD_EXAMPLES)
 
 
 def main(argv=None):

@@ -43,8 +43,8 @@ def xla_compiled_functions(export_dir):
     """The library functions of a SavedModel that must be compiled by XLA.
 
     Such a function (`tf.function(jit_compile=True)`, e.g. the zoo's compiled
-    recurrence) runs only on a server built and configured for XLA, which a
-    stock CPU TensorFlow Serving is not by default.
+    recurrence) runs only where XLA is built in and allowed; the project's
+    exports leave them out, so that a model server needs no XLA at all.
     """
     names = set()
     for meta_graph in _read_saved_model(export_dir).meta_graphs:
