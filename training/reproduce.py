@@ -24,6 +24,10 @@ paper's own rule instead: truncated RTRL, the weights changed after every
 step (`training.rtrl_1997`). `docs/reproduction.md` has the
 results and every deviation.
 
+For looking into a run: each OriginalLSTM trial's JSON holds how saturated
+its memory cells end (`cell_states`), and `--snapshot-every N` keeps the
+weights every N sequences, in `EXP.seedS.weights.npz` beside the JSON.
+
 Exit status: 0 when some trial succeeded, 1 when none did, 2 for a bad
 command line.
 """
@@ -42,11 +46,16 @@ from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
 from training.online_sgd import OnlineSGD
 from training.rtrl_1997 import TruncatedRTRL
 from zoo.data import synthetic
+from zoo.layers import OriginalLSTM
 from zoo.models.paper_1997 import CELLS
 
 BUCKET = 16  # padded lengths are multiples of this: few compiled shapes
 TEST_SIZE = 2560  # Table 11's test set of the on-line tasks
 PROGRESS_SECONDS = 10.0
+# |s_c| above this leaves h'(s_c) = ½ sech²(s_c / 2) below 0.035: an error
+# reaching such a cell's output hardly enters its CEC (Section 4, "internal
+# state drift").
+SATURATED_STATE = 4.0
 
 
 def padded(sequences):
@@ -77,9 +86,12 @@ class Trial:
     """One training run of an experiment: data streams, net, stopping rule."""
 
     def __init__(self, exp, seed, cell, batch_size, chunk, full_gradient=False,
-                 output_activation="sigmoid", step_updates=False, rtrl=False):
+                 output_activation="sigmoid", step_updates=False, rtrl=False,
+                 snapshot_every=None):
         self.exp = exp
         self.seed = seed
+        self.snapshot_every = snapshot_every
+        self.snapshots = {}  # "{sequences seen}/{variable path}": weights
         keras.utils.set_random_seed(seed)
         self.train_rng = np.random.default_rng([seed, 0])
         self.test_rng = np.random.default_rng([seed, 1])
@@ -212,6 +224,10 @@ class Trial:
                 end_targets = np.stack([_end_target(t) for _, t in sequences])
                 stop_at = self._stop_in_chunk(out["outputs"], end_targets)
             self.seen += self.chunk
+            if self.snapshot_every and self.seen // self.snapshot_every > (
+                    self.seen - self.chunk) // self.snapshot_every:
+                for variable in self.model.weights:
+                    self.snapshots[f"{self.seen}/{variable.path}"] = keras.ops.convert_to_numpy(variable)
             if stop_at is not None:
                 self._succeed(self.seen - self.chunk + stop_at + 1)
             elif exp.stop == "test" and self.seen >= next_check:
@@ -233,7 +249,32 @@ class Trial:
             sequences_per_second=round(self.seen / seconds, 1),
         )
         self.result["test"] = self.test(final=True)[1]
+        layers = [layer for layer in self.model.layers if isinstance(layer, OriginalLSTM)]
+        if layers:
+            self.result["cell_states"] = self.cell_states(layers[0])
         return self.result
+
+    def cell_states(self, layer, count=256):
+        """How far the memory cells' states s_c end from zero.
+
+        Runs the train and test strings (Exp. 1) or `count` fresh sequences
+        and returns, per cell, the mean |s_c| at the last real step and the
+        fraction of sequences where it is above `SATURATED_STATE`.
+        """
+        if self.exp.name == "1":
+            strings = self.exp.options["train_strings"] + self.exp.options["test_strings"]
+            sequences = [(synthetic.reber_sequence(s)[0], synthetic.reber_possible_targets(s))
+                         for s in strings]
+        else:
+            sequences = self._fresh(count)
+        inputs, _, mask = padded(sequences)
+        # The trained cell in Keras's loop, returning [output, y_c, s_c, y_in, y_out].
+        final = keras.layers.RNN(layer.cell, return_state=True)(inputs, mask=mask)
+        size = np.abs(keras.ops.convert_to_numpy(final[2]))
+        return {
+            "mean_abs": np.round(size.mean(axis=0), 3).tolist(),
+            "fraction_saturated": np.round(np.mean(size > SATURATED_STATE, axis=0), 3).tolist(),
+        }
 
     def _succeed(self, sequences):
         self.result.update(success=True, sequences=sequences)
@@ -314,6 +355,8 @@ def main(argv=None):
     parser.add_argument("--n-seq", type=int, help="Exp. 5: stop threshold (140 or 13)")
     parser.add_argument("--network", help="Exp. 1: reber_3x2 or reber_4x1")
     parser.add_argument("--json", help="results file (default runs/reproduce/EXP.json)")
+    parser.add_argument("--snapshot-every", type=int,
+                        help="keep the weights every N sequences (EXP.seedS.weights.npz by the JSON)")
     args = parser.parse_args(argv)
 
     if args.list:
@@ -325,8 +368,8 @@ def main(argv=None):
         parser.error("an EXPERIMENT is required (or --list)")
     if args.full_gradient and args.cell != "original_lstm":
         parser.error(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
-    for flag in ("trials", "max_sequences", "batch_size", "chunk"):
-        if getattr(args, flag) < 1:
+    for flag in ("trials", "max_sequences", "batch_size", "chunk", "snapshot_every"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
     try:
         exp = experiment(
@@ -362,13 +405,19 @@ def main(argv=None):
     report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
            f"{args.output_activation} outputs, α {exp.learning_rate}, batch size {args.batch_size}, "
            f"stop {exp.stop}")
+    path = pathlib.Path(args.json or f"runs/reproduce/{exp.name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
     trials = []
     for i in range(args.trials):
         trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
                       args.full_gradient, args.output_activation, args.step_updates,
-                      args.rtrl)
+                      args.rtrl, args.snapshot_every)
         result = trial.run(args.max_sequences, report)
         trials.append(result)
+        if trial.snapshots:
+            weights = path.with_name(f"{path.stem}.seed{trial.seed}.weights.npz")
+            np.savez(weights, **trial.snapshots)
+            result["snapshots"] = weights.name
         outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
         report(f"trial {i + 1}/{args.trials} (seed {result['seed']}): {outcome} "
                f"({result['sequences_trained']:,} sequences, {result['seconds']:.0f} s, "
@@ -377,8 +426,6 @@ def main(argv=None):
     report(f"summary: {json.dumps(summary)}")
     report(f"paper ({exp.paper['table']}): {json.dumps({k: v for k, v in exp.paper.items() if k != 'table'})}")
 
-    path = pathlib.Path(args.json or f"runs/reproduce/{exp.name}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
         "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,

@@ -195,6 +195,7 @@ def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     "arguments, message",
     [
         (["4", "--trials", "0"], "--trials must be at least 1"),
+        (["4", "--snapshot-every", "0"], "--snapshot-every must be at least 1, got 0"),
         (["2a", "--p", "7"], "p=7"),
         ([], "EXPERIMENT is required"),
         (["9"], "invalid choice"),
@@ -304,3 +305,46 @@ def test_3c_is_judged_against_the_noise_free_target():
 def test_exp1_compares_with_the_table_1_row_of_its_network_and_rate(network, learning_rate, expected):
     exp = experiment("1", network=network, learning_rate=learning_rate)
     assert (exp.paper["success_percent"], exp.paper["sequences"]) == expected
+
+
+def test_snapshots_keep_the_weights_every_n_sequences(tmp_path):
+    path = tmp_path / "adding.json"
+    reproduce.main(["4", "--max-sequences", "300", "--snapshot-every", "200", "--chunk", "50",
+                    "--json", str(path)])
+    trial = json.loads(path.read_text())["trials"][0]
+    assert trial["snapshots"] == "adding.seed0.weights.npz"
+    snapshots = np.load(tmp_path / trial["snapshots"])
+    seen = sorted({int(key.split("/")[0]) for key in snapshots.files})
+    assert seen == [200]  # the one multiple of 200 within 300 sequences
+    weights = make_trial("4").model.weights
+    assert sorted(snapshots.files) == sorted(f"200/{w.path}" for w in weights)
+    # the snapshot is the trained net, not the initial one
+    kernel = "200/" + next(w.path for w in weights if w.path.endswith("output/kernel"))
+    assert not np.allclose(snapshots[kernel], keras.ops.convert_to_numpy(
+        next(w for w in weights if w.path.endswith("output/kernel"))))
+
+
+def test_cell_states_measure_how_far_the_states_end_from_zero():
+    trial = reproduce.Trial(experiment("3a", T=10, N=3), seed=0, cell="original_lstm",
+                            batch_size=1, chunk=100)
+    layer = trial.model.get_layer("original_lstm")
+    for weight in layer.weights:
+        weight.assign(np.zeros(weight.shape))
+    quiet = trial.cell_states(layer, count=32)
+    assert quiet == {"mean_abs": [0.0, 0.0, 0.0], "fraction_saturated": [0.0, 0.0, 0.0]}
+    # Input gates open (σ(10) ≈ 1) and g(net_c) = g(10) ≈ 2: s_c grows by ≈ 2
+    # at each of at least 10 steps.
+    layer.cell.b_in.assign(np.full(layer.cell.b_in.shape, 10.0))
+    layer.cell.b_c.assign(np.full(layer.cell.b_c.shape, 10.0))
+    drifting = trial.cell_states(layer, count=32)
+    assert drifting["fraction_saturated"] == [1.0, 1.0, 1.0]
+    assert all(size > 19.0 for size in drifting["mean_abs"])
+
+
+def test_only_the_1997_cell_reports_its_states(tmp_path):
+    path = tmp_path / "out.json"
+    reproduce.main(["6a", "--cell", "gru", "--max-sequences", "100", "--json", str(path)])
+    assert "cell_states" not in json.loads(path.read_text())["trials"][0]
+    reproduce.main(["6a", "--max-sequences", "100", "--json", str(path)])
+    states = json.loads(path.read_text())["trials"][0]["cell_states"]
+    assert len(states["mean_abs"]) == len(states["fraction_saturated"]) == 4  # 2 blocks of 2
