@@ -270,7 +270,7 @@ class Trial:
         inputs, _, mask = padded(sequences)
         # The trained cell in Keras's loop, returning [output, y_c, s_c, y_in, y_out].
         final = keras.layers.RNN(layer.cell, return_state=True)(inputs, mask=mask)
-        size = np.abs(keras.ops.convert_to_numpy(final[2]))
+        size = np.abs(keras.ops.convert_to_numpy(final[2])).astype("float64")
         return {
             "mean_abs": np.round(size.mean(axis=0), 3).tolist(),
             "fraction_saturated": np.round(np.mean(size > SATURATED_STATE, axis=0), 3).tolist(),
