@@ -47,6 +47,7 @@ from training.online_sgd import OnlineSGD
 from training.rtrl_1997 import TruncatedRTRL
 from zoo.data import synthetic
 from zoo.layers import OriginalLSTM
+from zoo.layers.original_lstm import squash_h
 from zoo.models.paper_1997 import CELLS
 
 BUCKET = 16  # padded lengths are multiples of this: few compiled shapes
@@ -258,8 +259,10 @@ class Trial:
         """How far the memory cells' states s_c end from zero.
 
         Runs the train and test strings (Exp. 1) or `count` fresh sequences
-        and returns, per cell, the mean |s_c| at the last real step and the
-        fraction of sequences where it is above `SATURATED_STATE`.
+        and returns, per cell, the mean |s_c| at the last real step and,
+        where h is the paper's squash_h (not in Exp. 2a/2b, where h is the
+        identity), the fraction of sequences where it is above
+        `SATURATED_STATE`.
         """
         if self.exp.name == "1":
             strings = self.exp.options["train_strings"] + self.exp.options["test_strings"]
@@ -271,10 +274,11 @@ class Trial:
         # The trained cell in Keras's loop, returning [output, y_c, s_c, y_in, y_out].
         final = keras.layers.RNN(layer.cell, return_state=True)(inputs, mask=mask)
         size = np.abs(keras.ops.convert_to_numpy(final[2])).astype("float64")
-        return {
-            "mean_abs": np.round(size.mean(axis=0), 3).tolist(),
-            "fraction_saturated": np.round(np.mean(size > SATURATED_STATE, axis=0), 3).tolist(),
-        }
+        figures = {"mean_abs": np.round(size.mean(axis=0), 3).tolist()}
+        if layer.cell.cell_output_activation is squash_h:
+            saturated = np.mean(size > SATURATED_STATE, axis=0)
+            figures["fraction_saturated"] = np.round(saturated, 3).tolist()
+        return figures
 
     def _succeed(self, sequences):
         self.result.update(success=True, sequences=sequences)

@@ -189,6 +189,14 @@ def test_smoke_runs_write_their_results(tmp_path, arguments, capsys):
     assert record["summary"]["trials"] == 1
     assert "test" in trial
     assert "summary:" in capsys.readouterr().out
+    # Only the 1997 cell reports its states, and only with the paper's h
+    # (2a's h is the identity: no saturation to count).
+    states = trial.get("cell_states")
+    assert (states is None) == ("--cell" in arguments)
+    if states is not None:
+        assert ("fraction_saturated" in states) == (arguments[0] != "2a")
+        network = NETWORKS[experiment(arguments[0]).network]
+        assert len(states["mean_abs"]) == network["blocks"] * network["block_size"]
 
 
 @pytest.mark.parametrize(
@@ -339,12 +347,3 @@ def test_cell_states_measure_how_far_the_states_end_from_zero():
     drifting = trial.cell_states(layer, count=32)
     assert drifting["fraction_saturated"] == [1.0, 1.0, 1.0]
     assert all(size > 19.0 for size in drifting["mean_abs"])
-
-
-def test_only_the_1997_cell_reports_its_states(tmp_path):
-    path = tmp_path / "out.json"
-    reproduce.main(["6a", "--cell", "gru", "--max-sequences", "100", "--json", str(path)])
-    assert "cell_states" not in json.loads(path.read_text())["trials"][0]
-    reproduce.main(["6a", "--max-sequences", "100", "--json", str(path)])
-    states = json.loads(path.read_text())["trials"][0]["cell_states"]
-    assert len(states["mean_abs"]) == len(states["fraction_saturated"]) == 4  # 2 blocks of 2
