@@ -175,9 +175,7 @@ class Trial:
     def _reber_correct(self, strings):
         """Per string: at every step, each possible next symbol's output
         unit is above every impossible one's (the paper's Exp. 1 test)."""
-        inputs, possible, mask = padded(
-            [(synthetic.reber_sequence(s)[0], synthetic.reber_possible_targets(s)) for s in strings]
-        )
+        inputs, possible, mask = padded(_reber_rows(strings))
         possible = possible.astype(bool)
         outputs = self.trainer.predict(inputs)
         lowest_possible = np.where(possible, outputs, np.inf).min(-1)
@@ -265,9 +263,7 @@ class Trial:
         `SATURATED_STATE`.
         """
         if self.exp.name == "1":
-            strings = self.exp.options["train_strings"] + self.exp.options["test_strings"]
-            sequences = [(synthetic.reber_sequence(s)[0], synthetic.reber_possible_targets(s))
-                         for s in strings]
+            sequences = _reber_rows(self.exp.options["train_strings"] + self.exp.options["test_strings"])
         else:
             sequences = self._fresh(count)
         inputs, _, mask = padded(sequences)
@@ -282,6 +278,11 @@ class Trial:
 
     def _succeed(self, sequences):
         self.result.update(success=True, sequences=sequences)
+
+
+def _reber_rows(strings):
+    """Exp. 1 strings as `(inputs, possible next symbols)` rows."""
+    return [(synthetic.reber_sequence(s)[0], synthetic.reber_possible_targets(s)) for s in strings]
 
 
 def _window_sums(values):

@@ -324,12 +324,11 @@ def test_snapshots_keep_the_weights_every_n_sequences(tmp_path):
     snapshots = np.load(tmp_path / trial["snapshots"])
     seen = sorted({int(key.split("/")[0]) for key in snapshots.files})
     assert seen == [200]  # the one multiple of 200 within 300 sequences
-    weights = make_trial("4").model.weights
-    assert sorted(snapshots.files) == sorted(f"200/{w.path}" for w in weights)
+    initial = {w.path: keras.ops.convert_to_numpy(w) for w in make_trial("4").model.weights}
+    assert sorted(snapshots.files) == sorted(f"200/{path}" for path in initial)
     # the snapshot is the trained net, not the initial one
-    kernel = "200/" + next(w.path for w in weights if w.path.endswith("output/kernel"))
-    assert not np.allclose(snapshots[kernel], keras.ops.convert_to_numpy(
-        next(w for w in weights if w.path.endswith("output/kernel"))))
+    kernel = next(path for path in initial if path.endswith("output/kernel"))
+    assert not np.allclose(snapshots[f"200/{kernel}"], initial[kernel])
 
 
 def test_cell_states_measure_how_far_the_states_end_from_zero():
