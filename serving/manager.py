@@ -8,9 +8,13 @@ one class:
   version policy picks the aspired ones: `latest { num_versions: N }`
   (default 1), `all {}`, or `specific { versions: ... }`.
 * An aspired version is loaded (states START -> LOADING -> AVAILABLE),
-  its warmup requests replayed before it becomes AVAILABLE. A load that
-  fails ends in state END with the error, and the versions already
-  serving keep serving.
+  its warmup requests replayed before it becomes AVAILABLE. A failed
+  attempt is retried `--max_num_load_retries` times, each after
+  `--load_retry_interval_micros`; meanwhile the version stays LOADING
+  and its status says which attempt failed and when the next one runs.
+  The retries are timers, not sleeps: the other models and versions load
+  in the meantime. A load whose last attempt fails ends in state END with
+  the error, and the versions already serving keep serving.
 * A version that is no longer aspired is unloaded only once an aspired
   version is AVAILABLE (availability first), and only after the requests
   it is running finish (UNLOADING -> END).
@@ -25,12 +29,11 @@ import contextlib
 import logging
 import pathlib
 import threading
-import time
 
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving.config import ConfigError, check_config
-from serving.errors import invalid_argument, not_found
+from serving.errors import ServingError, invalid_argument, not_found
 from serving.servable import Servable, status_of
 
 State = get_model_status_pb2.ModelVersionStatus.State
@@ -38,7 +41,11 @@ log = logging.getLogger("serving")
 
 
 class LoadOptions:
-    """How versions are loaded (the server's flags)."""
+    """How versions are loaded (the server's flags).
+
+    `max_load_retries` failed attempts are retried (0: one attempt only),
+    each `load_retry_interval_seconds` after the failure.
+    """
 
     def __init__(
         self,
@@ -62,13 +69,21 @@ class LoadOptions:
 
 
 class Version:
-    """One version of a model: its state, error, servable and requests in flight."""
+    """One version of a model: its state, error, servable and requests in flight.
+
+    `error` is what the status reports; `load_error` is the last attempt's
+    own error, `failed_attempts` how many attempts failed, and `retry` the
+    timer of the pending retry (None when none is pending).
+    """
 
     def __init__(self, number, path):
         self.number = number
         self.path = path
         self.state = State.START
         self.error = None
+        self.load_error = None
+        self.failed_attempts = 0
+        self.retry = None
         self.servable = None
         self.in_flight = 0
         self.idle = threading.Condition()
@@ -146,7 +161,9 @@ class ModelManager:
         """Serves exactly the models of `config`; returns once they are scanned.
 
         New models are loaded, removed ones unloaded, changed version
-        policies applied. Version labels are checked after loading.
+        policies applied. Version labels are checked after loading. A
+        version whose first attempt failed is LOADING on return, its
+        retries pending on a timer.
 
         Raises:
             ConfigError: The config is invalid (TF Serving's message); the
@@ -215,6 +232,8 @@ class ModelManager:
             with self._lock:
                 models = list(self._models.values())
             for model in models:
+                if self._stopping.is_set():
+                    break  # closing: do not start loads that close() would undo
                 self._poll_model(model)
 
     def _poll_model(self, model):
@@ -239,6 +258,10 @@ class ModelManager:
                 with self._lock:
                     model.versions[number] = version
                 self._load_version(model, version)
+        # A version gone from disk or from the policy is not worth retrying.
+        for number, version in list(model.versions.items()):
+            if number not in wanted and version.state == State.LOADING:
+                self._unload(model, version)
         # Availability first: drop the others only once an aspired one serves,
         # or when nothing is aspired any more.
         serving_aspired = any(
@@ -250,40 +273,95 @@ class ModelManager:
                     self._unload(model, version)
 
     def _load_version(self, model, version):
-        version.state = State.LOADING
-        attempts = 1 + max(0, self.options.max_load_retries)
-        for attempt in range(attempts):
-            try:
-                servable = self._load(version.path)
-                if self.options.enable_warmup:
-                    try:
-                        servable.warmup(self.options.warmup_iterations,
-                                        self.options.check_method_names)
-                    except Exception:
-                        servable.close()
-                        raise
-            except Exception as error:
-                version.error = status_of(error)
-                log.error("Loading servable: {name: %s version: %d} failed: %s",
-                          model.name, version.number, version.error.message)
-                if attempt + 1 < attempts and not self._stopping.wait(
-                    self.options.load_retry_interval_seconds
-                ):
-                    continue
-                version.state = State.END
-                return
-            version.servable, version.error = servable, None
-            version.state = State.AVAILABLE
-            log.info("Successfully loaded servable version {name: %s version: %d}",
-                     model.name, version.number)
+        """One attempt at loading `version`, warmup included (under the poll lock).
+
+        A failure schedules the next attempt (`_load_failed`); a success
+        makes the version AVAILABLE unless it was cancelled meanwhile.
+        """
+        with self._lock:
+            if version.state not in (State.START, State.LOADING):
+                return  # cancelled before this attempt began
+            version.state = State.LOADING
+        try:
+            servable = self._load(version.path)
+            if self.options.enable_warmup:
+                try:
+                    servable.warmup(self.options.warmup_iterations,
+                                    self.options.check_method_names)
+                except Exception:
+                    servable.close()
+                    raise
+        except Exception as error:
+            self._load_failed(model, version, status_of(error))
             return
+        with self._lock:
+            # Removing the model unloads it without the poll lock: it may have
+            # cancelled this version while it loaded.
+            cancelled = version.state != State.LOADING
+            if not cancelled:
+                version.servable, version.error, version.state = servable, None, State.AVAILABLE
+        if cancelled:
+            servable.close()
+            return
+        log.info("Successfully loaded servable version {name: %s version: %d}",
+                 model.name, version.number)
+
+    def _attempts(self):
+        """How many attempts a version gets: the first and its retries."""
+        return 1 + max(0, self.options.max_load_retries)
+
+    def _load_failed(self, model, version, error):
+        """Records a failed attempt: LOADING with a retry timer, or END after the last one."""
+        attempts = self._attempts()
+        wait = self.options.load_retry_interval_seconds
+        with self._lock:
+            version.load_error = error
+            version.failed_attempts += 1
+            if version.state != State.LOADING:
+                return  # cancelled while it loaded: END already
+            if version.failed_attempts < attempts:
+                message = (f"Loading failed (attempt {version.failed_attempts} of {attempts}); "
+                           f"retrying in {wait:g} s: {error.message}")
+                version.retry = threading.Timer(wait, self._retry, (model, version))
+                version.retry.name = f"load-retry-{model.name}-{version.number}"
+                version.retry.daemon = True
+                version.retry.start()
+            else:
+                # With no retries the error is the load's own, as in TF Serving.
+                message = error.message if attempts == 1 else (
+                    f"Loading failed after {attempts} attempts: {error.message}")
+                version.state = State.END
+            version.error = ServingError(error.code, message)
+        log.error("Loading servable: {name: %s version: %d} failed: %s",
+                  model.name, version.number, message)
+
+    def _retry(self, model, version):
+        """A retry is due (on its timer's thread): the next attempt, then a rescan."""
+        with self._poll_lock:  # loads never overlap
+            with self._lock:
+                if self._stopping.is_set() or version.retry is None:
+                    return  # cancelled while this timer waited for the lock
+                version.retry = None
+            self._load_version(model, version)
+            if version.state == State.AVAILABLE:
+                # Availability first: what this version replaces can go now,
+                # without waiting for the next poll (there may be none).
+                self._poll_model(model)
 
     def _unload(self, model, version):
-        if version.state != State.AVAILABLE:
+        with self._lock:
             if version.state in (State.START, State.LOADING):
+                if version.retry is not None:
+                    version.retry.cancel()
+                    version.retry = None
+                    version.error = ServingError(
+                        version.load_error.code,
+                        f"Loading cancelled after attempt {version.failed_attempts} of "
+                        f"{self._attempts()} failed: {version.load_error.message}")
                 version.state = State.END
-            return
-        version.state = State.UNLOADING
+            if version.state != State.AVAILABLE:
+                return
+            version.state = State.UNLOADING
         with version.idle:
             version.idle.wait_for(lambda: version.in_flight == 0)
         servable, version.servable = version.servable, None
@@ -293,15 +371,20 @@ class ModelManager:
         log.info("Unloaded servable version {name: %s version: %d}", model.name, version.number)
 
     def close(self):
-        """Stops polling and unloads every version (requests in flight finish)."""
+        """Stops polling, cancels pending retries, unloads every version.
+
+        Requests in flight finish first; a load under way completes and
+        is then unloaded.
+        """
         self._stopping.set()
         if self._poller is not None:
             self._poller.join(timeout=60)
-        with self._lock:
-            models = list(self._models.values())
-        for model in models:
-            for version in list(model.versions.values()):
-                self._unload(model, version)
+        with self._poll_lock:  # a load under way finishes; no new one starts
+            with self._lock:
+                models = list(self._models.values())
+            for model in models:
+                for version in list(model.versions.values()):
+                    self._unload(model, version)
 
     # --- Requests ------------------------------------------------------------
 
@@ -375,18 +458,3 @@ class ModelManager:
         for number in sorted(versions, reverse=True):
             response.model_version_status.append(versions[number].status_proto())
         return response
-
-    def wait_until_settled(self, timeout=60.0):
-        """Waits until no version is loading (for tests and start-up); True if so."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(
-                    v.state in (State.START, State.LOADING, State.UNLOADING)
-                    for m in self._models.values() for v in m.versions.values()
-                )
-            if not busy:
-                return True
-            time.sleep(0.02)
-        return False
-

@@ -1,8 +1,11 @@
 """Model management: versions on disk, policies, availability-first
-reloads, failed loads, labels, status and unloading with requests in flight."""
+reloads, failed loads and their retries, labels, status and unloading with
+requests in flight."""
 
+import pathlib
 import shutil
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -196,3 +199,187 @@ def test_unloading_waits_for_requests_in_flight(manager, tmp_path, template):
     worker.join(10)
     poller.join(10)
     assert results == [4.0] and states(manager) == {1: "END"}
+
+
+# --- Load retries, with the `load=` seam (no SavedModel needed) --------------
+
+
+class FakeServable:
+    def __init__(self, path):
+        self.path = path
+        self.warmups = 0
+        self.closed = False
+
+    def warmup(self, iterations, check_method_names):
+        self.warmups += 1
+
+    def close(self):
+        self.closed = True
+
+
+class FakeLoader:
+    """Loads any directory; the first `failures[name]` loads of `name` fail.
+
+    `name` is the version directory's name, or its model's (`a/1` -> `a`,
+    then `1`): whichever `failures` names. None fails every time.
+    """
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, path):
+        path = pathlib.Path(path)
+        key = path.name if path.name in self.failures else path.parent.name
+        with self.lock:
+            self.calls.append(key)
+            count = self.calls.count(key)
+        limit = self.failures.get(key, 0)
+        if limit is None or count <= limit:
+            raise ServingError(grpc.StatusCode.DATA_LOSS, f"corrupt {key}")
+        return FakeServable(path)
+
+
+def wait_for(condition, timeout=10.0):
+    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def fake_manager(loader, retries, interval):
+    return ModelManager(LoadOptions(max_load_retries=retries,
+                                    load_retry_interval_seconds=interval), load=loader)
+
+
+def models_config(tmp_path, names, policy=""):
+    entries = "".join(f'config {{ name: "{name}" base_path: "{tmp_path / name}" {policy} }} '
+                      for name in names)
+    return config(f"model_config_list {{ {entries}}}")
+
+
+def make_versions(tmp_path, name, *numbers):
+    for number in numbers:
+        (tmp_path / name / str(number)).mkdir(parents=True)
+
+
+def version_status(manager, name, number):
+    return {s.version: s for s in manager.status(name).model_version_status}[number]
+
+
+def test_a_failed_attempt_stays_loading_and_says_which_attempt_and_when(tmp_path):
+    make_versions(tmp_path, "m", 1)
+    manager = fake_manager(FakeLoader({"m": None}), retries=5, interval=30)
+    try:
+        manager.set_config(models_config(tmp_path, ["m"]))
+        status = version_status(manager, "m", 1)
+        assert State.Name(status.state) == "LOADING"
+        assert status.status.error_message == (
+            "Loading failed (attempt 1 of 6); retrying in 30 s: corrupt m")
+        assert status.status.error_code == grpc.StatusCode.DATA_LOSS.value[0]
+    finally:
+        started = time.monotonic()
+        manager.close()
+    # close() cancels the pending retry at once instead of waiting 30 s.
+    assert time.monotonic() - started < 1.0
+    status = version_status(manager, "m", 1)
+    assert State.Name(status.state) == "END"
+    assert status.status.error_message == "Loading cancelled after attempt 1 of 6 failed: corrupt m"
+    wait_for(lambda: not any(t.name.startswith("load-retry-") for t in threading.enumerate()),
+             timeout=1.0)
+
+
+def test_the_last_failed_attempt_ends_the_version_and_the_old_one_keeps_serving(tmp_path):
+    make_versions(tmp_path, "m", 1, 2)
+    loader = FakeLoader({"2": None})
+    manager = fake_manager(loader, retries=2, interval=0.01)
+    try:
+        manager.set_config(models_config(tmp_path, ["m"], "model_version_policy { all {} }"))
+        wait_for(lambda: version_status(manager, "m", 2).state == State.END)
+        status = version_status(manager, "m", 2)
+        assert status.status.error_message == "Loading failed after 3 attempts: corrupt 2"
+        assert status.status.error_code == grpc.StatusCode.DATA_LOSS.value[0]
+        assert loader.calls.count("2") == 3
+        assert states(manager) == {2: "END", 1: "AVAILABLE"}
+        with manager.servable("m") as (number, _):
+            assert number == 1
+    finally:
+        manager.close()
+
+
+def test_no_retries_means_one_attempt_with_the_loads_own_error(tmp_path):
+    make_versions(tmp_path, "m", 1)
+    loader = FakeLoader({"m": None})
+    manager = fake_manager(loader, retries=0, interval=0.01)
+    try:
+        manager.set_config(models_config(tmp_path, ["m"]))
+        status = version_status(manager, "m", 1)
+        assert State.Name(status.state) == "END"
+        assert status.status.error_message == "corrupt m"
+        time.sleep(0.05)
+        assert loader.calls == ["m"]
+    finally:
+        manager.close()
+
+
+def test_other_models_and_versions_load_while_one_waits_for_its_retry(tmp_path):
+    make_versions(tmp_path, "a", 1)
+    make_versions(tmp_path, "b", 1, 2)
+    # a's only version and b's newest fail; their retries are 30 s away.
+    manager = fake_manager(FakeLoader({"a": None, "2": None}), retries=5, interval=30)
+    all_versions = "model_version_policy { all {} }"
+    try:
+        started = time.monotonic()
+        manager.set_config(models_config(tmp_path, ["a", "b"], all_versions))
+        assert State.Name(version_status(manager, "a", 1).state) == "LOADING"
+        assert {s.version: State.Name(s.state) for s in manager.status("b").model_version_status} \
+            == {2: "LOADING", 1: "AVAILABLE"}
+        make_versions(tmp_path, "c", 1)
+        manager.set_config(models_config(tmp_path, ["a", "b", "c"], all_versions))
+        assert State.Name(version_status(manager, "c", 1).state) == "AVAILABLE"
+        manager.poll()  # a scan does not wait for the pending retries either
+        assert time.monotonic() - started < 5.0
+    finally:
+        manager.close()
+
+
+def test_a_flaky_load_that_succeeds_on_attempt_3_is_available_with_no_error(tmp_path):
+    make_versions(tmp_path, "m", 1)
+    loader = FakeLoader({"2": 2})
+    manager = fake_manager(loader, retries=5, interval=0.2)
+    try:
+        manager.set_config(models_config(tmp_path, ["m"]))
+        make_versions(tmp_path, "m", 2)
+        manager.poll()
+        assert states(manager) == {2: "LOADING", 1: "AVAILABLE"}
+        # Availability first: version 1 goes once the retry makes 2 available,
+        # with no further poll.
+        wait_for(lambda: states(manager) == {2: "AVAILABLE", 1: "END"})
+        status = version_status(manager, "m", 2)
+        assert status.status.error_code == 0 and status.status.error_message == ""
+        assert loader.calls.count("2") == 3
+        with manager.servable("m") as (number, servable):
+            assert number == 2 and servable.warmups == 1
+    finally:
+        manager.close()
+    assert servable.closed
+
+
+def test_a_version_no_longer_on_disk_is_not_retried(tmp_path):
+    make_versions(tmp_path, "m", 1)
+    loader = FakeLoader({"m": None})
+    manager = fake_manager(loader, retries=5, interval=30)
+    try:
+        manager.set_config(models_config(tmp_path, ["m"]))
+        (tmp_path / "m" / "1").rmdir()
+        manager.poll()
+        status = version_status(manager, "m", 1)
+        assert State.Name(status.state) == "END"
+        assert status.status.error_message == (
+            "Loading cancelled after attempt 1 of 6 failed: corrupt m")
+        time.sleep(0.05)
+        assert loader.calls == ["m"]
+    finally:
+        manager.close()
