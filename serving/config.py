@@ -11,10 +11,13 @@ With no flags at all the server serves the repository's pretrained zoo:
 `savedmodels/models.config`, whose base paths are `/models/NAME` (where
 the stock `tensorflow/serving` image sees the directory when it is
 mounted there), read with `/models` standing for `savedmodels/` itself.
-Base paths only ever come from the operator's flags or config file, never
-from a request.
+Base paths come from the operator's flags or config file. A client's
+`HandleReloadConfigRequest`, where the operator allows it, may name only
+paths that `check_under_roots` finds under the operator's roots (by
+default those of `model_roots`).
 """
 
+import os
 import pathlib
 
 from google.protobuf import text_format
@@ -103,3 +106,79 @@ def check_config(config):
         if policy.WhichOneof("policy_choice") == "specific" and not policy.specific.versions:
             raise ConfigError(f"Model {model.name}: the specific version policy lists no versions")
     return config
+
+
+def _local_path_problem(path):
+    """Why `path` cannot be checked against the model roots, or None."""
+    if not path:
+        return "is empty"
+    if "\0" in path:
+        return "contains a NUL byte"
+    if "://" in path:
+        return "is a URI; only local directories can be checked against the model roots"
+    if not os.path.isabs(path):
+        return "is not an absolute path"
+    return None
+
+
+def _is_under(path, root):
+    # commonpath compares whole components: /srv/models-evil is not under /srv/models.
+    return os.path.commonpath([path, root]) == root
+
+
+def check_under_roots(config, roots):
+    """Returns `config` if every model's base path lies under one of `roots`.
+
+    Paths are compared resolved (`os.path.realpath`: symlinks and `..`
+    followed), so neither `/srv/models/../etc` nor a symlink under a root
+    that points elsewhere gets out. A base path equal to a root is allowed.
+
+    Args:
+        config: A `ModelServerConfig`.
+        roots: Directory paths (relative ones are taken from the current
+            directory).
+
+    Raises:
+        ConfigError: A base path is outside every root, or is a URI,
+            relative, empty or holds a NUL byte (only absolute local paths
+            can be checked); the message names the model, its base path
+            and the allowed roots.
+    """
+    resolved = []
+    for root in roots:
+        if not root or "\0" in root:
+            raise ConfigError(f"Invalid model root {root!r}")
+        resolved.append(os.path.realpath(root))
+    allowed = ", ".join(resolved) or "none"
+    for model in config.model_config_list.config:
+        problem = _local_path_problem(model.base_path)
+        if problem is None and not any(
+            _is_under(os.path.realpath(model.base_path), root) for root in resolved
+        ):
+            problem = "is not under an allowed model root"
+        if problem is not None:
+            raise ConfigError(f"Model {model.name}: base_path {model.base_path!r} {problem} "
+                              f"(allowed roots: {allowed})")
+    return config
+
+
+def model_roots(config):
+    """The default model roots: each base path's parent directory, resolved.
+
+    Used when the operator names no roots: a reload may then point a model
+    anywhere beside the startup models (the `/models/NAME` layout: any new
+    `/models/OTHER`), but nowhere else. Where a base path is a symlink, the
+    resolved parent of its target is a root too, so that the startup
+    models themselves stay allowed. Base paths that are URIs give no
+    root. The roots are deduplicated, in the config's order.
+    """
+    roots = []
+    for model in config.model_config_list.config:
+        path = model.base_path
+        if _local_path_problem(path) is None:
+            # normpath first: the parent of '/srv/models/m/' is /srv/models.
+            for root in (os.path.realpath(os.path.dirname(os.path.normpath(path))),
+                         os.path.dirname(os.path.realpath(path))):
+                if root not in roots:
+                    roots.append(root)
+    return roots
