@@ -13,7 +13,7 @@ requests comes from.
 threads, merging, padding and splitting of batches, and the same errors.
 
 The `tensorflow-serving-api` package does not ship `BatchingParameters`;
-`serving/protos.py` builds it from its proto definition.
+`serving/server_config.proto` defines it (`server_config_pb2.py`).
 """
 
 import bisect
@@ -30,7 +30,7 @@ import numpy as np
 from google.protobuf import text_format
 
 from serving.errors import ServingError
-from serving.protos import BatchingParameters
+from serving.server_config_pb2 import BatchingParameters
 
 _log = logging.getLogger(__name__)
 
@@ -349,7 +349,10 @@ class BatchScheduler:
     within `max_batch_size` rows, else it closes that batch and opens a new
     one (refused when the queue already holds `max_enqueued_batches`
     batches). A batch is run when a worker is free and the batch is full,
-    or closed, or its first task has waited `batch_timeout_micros`.
+    or closed, or its first task has waited `batch_timeout_micros`, or no
+    other batch of its queue is running (unlike TF Serving, which always
+    waits out the timeout: a request that finds its queue idle runs at once,
+    and batches form from the requests that arrive while one runs).
 
     Running a batch concatenates the tasks' inputs along dimension 0
     (padding them first as `pad_variable_length_inputs` and
@@ -394,13 +397,16 @@ class BatchScheduler:
             batch splitting a task is one piece of a request. It is called
             from the worker threads, possibly concurrently; exceptions from
             it are logged and otherwise ignored.
+        run_idle_queues: Whether a batch whose queue has no batch running
+            starts at once (the server's choice; see above) rather than
+            waiting for its timeout or to fill, as TF Serving's does.
 
     Raises:
         ServingError: INVALID_ARGUMENT if `parameters` holds a value TF
             Serving refuses.
     """
 
-    def __init__(self, parameters, on_batch=None):
+    def __init__(self, parameters, on_batch=None, run_idle_queues=True):
         try:
             parameters = resolve_batching_parameters(parameters)
         except ValueError as error:
@@ -420,6 +426,7 @@ class BatchScheduler:
         self._allowed_batch_sizes = list(parameters.allowed_batch_sizes)
         self._pad_variable_length_inputs = parameters.pad_variable_length_inputs
         self._on_batch = on_batch
+        self._run_idle_queues = run_idle_queues
 
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
@@ -598,9 +605,13 @@ class BatchScheduler:
             if len(batches) == 1:
                 open_batch = batches[0]
                 # A batch of zero-row tasks counts as ready too (TF would
-                # leave it waiting for another request).
+                # leave it waiting for another request). So does one whose
+                # queue is idle (no batch of it running): waiting out the
+                # timeout there only delays it, since nothing else is
+                # running that requests could pile up behind.
                 if not open_batch.tasks or not (
                     self._closed
+                    or (self._run_idle_queues and queue.in_flight == 0)
                     or open_batch.size >= self._max_execution_batch_size
                     or now >= queue.open_batch_start + self._batch_timeout
                 ):

@@ -2,8 +2,15 @@
 
 The servicers are the official generated base classes from the
 `tensorflow-serving-api` package, so the method paths and messages are
-TF Serving's own and its stubs work unchanged. Errors abort the call
-with TF Serving's status code and message (cut to 1024 characters).
+TF Serving's own and its stubs work unchanged. Each call hands its request
+to `serving/service.py` and returns the response it gets back; errors abort
+the call with TF Serving's status code and message (cut to 1024 characters).
+
+The server is bounded like the REST port: requests above
+`--max_request_bytes` are refused by gRPC itself, at most
+`--grpc_max_concurrent_rpcs` calls run at once (RESOURCE_EXHAUSTED after
+that), each connection carries at most `GRPC_MAX_STREAMS` streams, idle
+connections are closed, and clients that ping too often are cut off.
 """
 
 import asyncio
@@ -11,30 +18,28 @@ import inspect
 import time
 
 import grpc
-from tensorflow_serving.apis import (
-    classification_pb2,
-    model_service_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-    regression_pb2,
-)
-from tensorflow_serving.apis import status_pb2 as serving_status_pb2
+from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from serving.config import ConfigError
-from serving.errors import ServingError, invalid_argument
-from serving.service import small_outputs
-from serving.tensors import to_ndarray, to_tensor_proto
+from serving.errors import ServingError
 
 # TF Serving sends up to INT32_MAX bytes (clients' 4 MiB receive default is
-# theirs to raise); what it accepts is bounded here by --max_request_bytes.
+# theirs to raise); what it accepts is bounded by --max_request_bytes.
 MAX_MESSAGE_BYTES = 2**31 - 1
-
-
-def model_spec_fields(spec):
-    """`(name, version, label, signature_name)` of a ModelSpec."""
-    version = spec.version.value if spec.HasField("version") else None
-    return spec.name, version, spec.version_label or None, spec.signature_name
+# Concurrent streams on one HTTP/2 connection (gRPC's default is unbounded).
+GRPC_MAX_STREAMS = 100
+# grpcio's keepalive enforcement: a connection idle this long is closed, and
+# a client may ping without data at most every 10 s (gRPC's own default is
+# 5 min; 10 s lets common client keepalive settings through).
+GRPC_OPTIONS = (
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_concurrent_streams", GRPC_MAX_STREAMS),
+    ("grpc.max_connection_idle_ms", 5 * 60 * 1000),
+    ("grpc.keepalive_time_ms", 2 * 60 * 1000),
+    ("grpc.keepalive_timeout_ms", 20 * 1000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10 * 1000),
+    ("grpc.http2.max_ping_strikes", 2),
+)
 
 
 def deadline_ms(context):
@@ -85,69 +90,33 @@ class _Calls:
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict, Classify, Regress, MultiInference and GetModelMetadata."""
 
-    def __init__(self, service, calls, tensor_content=False):
+    def __init__(self, service, calls):
         self.service = service
         self.calls = calls
-        self.tensor_content = tensor_content
 
     async def Predict(self, request, context):
-        spec = model_spec_fields(request.model_spec)
         timeout_ms = deadline_ms(context)
-
-        def decode_inputs(signature):
-            return {alias: to_ndarray(tensor, alias) for alias, tensor in request.inputs.items()}
-
-        def submit():
-            if not spec[0]:
-                raise invalid_argument("Missing ModelSpec")
-            return self.service.submit_predict(
-                spec, decode_inputs, list(request.output_filter), timeout_ms)
 
         async def work():
             if self.service.submits_inline(request.ByteSize()):
-                number, signature_name, future = submit()
+                future = self.service.submit_predict(request, timeout_ms)
             else:
-                number, signature_name, future = await self.calls.in_pool(submit)
+                future = await self.calls.in_pool(self.service.submit_predict, request, timeout_ms)
             # The request waits for its batch here, on the loop: waiting on
             # threads would cap how many requests one batch merges.
-            outputs = await asyncio.wrap_future(future)
-            if small_outputs(outputs):
-                return self._predict_response(spec[0], number, signature_name, outputs)
-            return await self.calls.in_pool(
-                self._predict_response, spec[0], number, signature_name, outputs)
+            return await asyncio.wrap_future(future)
 
-        return await self.calls(context, "Predict", spec[0], work)
-
-    def _predict_response(self, name, number, signature_name, outputs):
-        response = predict_pb2.PredictResponse()
-        for alias, value in outputs.items():
-            response.outputs[alias].CopyFrom(to_tensor_proto(value, self.tensor_content))
-        response.model_spec.name = name
-        response.model_spec.version.value = number
-        response.model_spec.signature_name = signature_name
-        return response
+        return await self.calls(context, "Predict", request.model_spec.name, work)
 
     async def Classify(self, request, context):
-        return await self._examples(request, context, "Classify", self.service.classify,
-                                    classification_pb2.ClassificationResponse)
+        timeout_ms = deadline_ms(context)
+        return await self.calls(context, "Classify", request.model_spec.name,
+                                lambda: self.service.classify(request, timeout_ms))
 
     async def Regress(self, request, context):
-        return await self._examples(request, context, "Regress", self.service.regress,
-                                    regression_pb2.RegressionResponse)
-
-    async def _examples(self, request, context, api, run, response_class):
         timeout_ms = deadline_ms(context)
-
-        def work():
-            spec = model_spec_fields(request.model_spec)
-            number, signature_name, result = run(spec, request.input, timeout_ms)
-            response = response_class(result=result)
-            response.model_spec.name = spec[0]
-            response.model_spec.version.value = number
-            response.model_spec.signature_name = signature_name
-            return response
-
-        return await self.calls(context, api, request.model_spec.name, work)
+        return await self.calls(context, "Regress", request.model_spec.name,
+                                lambda: self.service.regress(request, timeout_ms))
 
     async def MultiInference(self, request, context):
         name = request.tasks[0].model_spec.name if request.tasks else ""
@@ -156,63 +125,44 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                                 lambda: self.service.multi_inference(request, timeout_ms))
 
     async def GetModelMetadata(self, request, context):
-        return await self.calls(
-            context, "GetModelMetadata", request.model_spec.name,
-            lambda: self.service.metadata(
-                model_spec_fields(request.model_spec), list(request.metadata_field)))
+        return await self.calls(context, "GetModelMetadata", request.model_spec.name,
+                                lambda: self.service.get_model_metadata(request))
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus and HandleReloadConfigRequest."""
 
-    def __init__(self, service, reload_config, calls):
+    def __init__(self, service, calls):
         self.service = service
-        self.reload_config = reload_config
         self.calls = calls
 
     async def GetModelStatus(self, request, context):
-        def work():
-            if not request.HasField("model_spec"):
-                raise invalid_argument("Missing ModelSpec")
-            name, version, label, _ = model_spec_fields(request.model_spec)
-            return self.service.status(name, version, label)
-
-        return await self.calls(context, "GetModelStatus", request.model_spec.name, work)
+        return await self.calls(context, "GetModelStatus", request.model_spec.name,
+                                lambda: self.service.get_model_status(request))
 
     async def HandleReloadConfigRequest(self, request, context):
-        def work():
-            if request.config.WhichOneof("config") != "model_config_list":
-                raise invalid_argument(
-                    "ServerModelConfig type not supported by HandleReloadConfigRequest. "
-                    "Only ModelConfigList is currently supported"
-                )
-            self.reload_config(request.config)
-            return model_service_pb2.ReloadConfigResponse(
-                status=serving_status_pb2.StatusProto(error_code=0))
-
-        return await self.calls(context, "HandleReloadConfigRequest", "", work)
+        return await self.calls(context, "HandleReloadConfigRequest", "",
+                                lambda: self.service.reload_config(request))
 
 
-def make_server(service, reload_config, host, port, executor, metrics=None,
-                tensor_content=False, max_request_bytes=MAX_MESSAGE_BYTES):
+def make_server(service, host, port, executor, metrics=None, max_request_bytes=MAX_MESSAGE_BYTES, max_concurrent_rpcs=None):
     """`(server, port)`: a `grpc.aio.Server` bound to host:port, not started yet.
 
     Must be called on the running event loop that will serve it. The
     servicers' work runs on `executor`. A request larger than
     `max_request_bytes` is refused by gRPC itself with RESOURCE_EXHAUSTED,
-    before anything is parsed.
+    before anything is parsed, and so is a call beyond
+    `max_concurrent_rpcs` running at once.
     """
     server = grpc.aio.server(
-        options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", min(max_request_bytes, MAX_MESSAGE_BYTES)),
-        ],
+        options=[*GRPC_OPTIONS,
+                 ("grpc.max_receive_message_length", min(max_request_bytes, MAX_MESSAGE_BYTES))],
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
     calls = _Calls(metrics, executor)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(service, calls, tensor_content), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-        ModelServicer(service, reload_config, calls), server)
+        PredictionServicer(service, calls), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, calls), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")

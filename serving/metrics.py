@@ -2,18 +2,22 @@
 
 TF Serving exports its TF-monitoring metrics with every character outside
 `[a-zA-Z0-9_]` turned into `:` (`/tensorflow/serving/request_count` is
-`:tensorflow:serving:request_count`), latencies in microseconds, and
-counters without the `_total` suffix that `prometheus_client.Counter`
-would add. Histograms are `prometheus_client.Histogram`s; counters are a
-small collector that writes TF Serving's sample names exactly. Each server
-has its own registry, so tests can run several.
+`:tensorflow:serving:request_count`), latencies in microseconds, and some
+counters without a `_total` suffix. Histograms are
+`prometheus_client.Histogram`s; a counter TF Serving names `..._total` is a
+`prometheus_client.Counter`; the two others (`request_count`,
+`wrapped_run_count`) are a small collector so that their samples keep TF
+Serving's names, which are what dashboards query. The page is the
+library's own exposition, which names such a counter's family
+`NAME_total` in its `# HELP`/`# TYPE` lines. Each server has its own
+registry, so tests can run several.
 """
 
 import collections
 import threading
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
 
 # TF Serving writes no `_created` samples.
@@ -65,8 +69,9 @@ class Metrics:
         self.example_counts = Histogram(
             PREFIX + "request_example_counts", "tf.Examples per request.", ("model",),
             buckets=BATCH_SIZE_BUCKETS, registry=self.registry)
-        self.example_count_total = _Counter(
-            PREFIX + "request_example_count_total", ("model",), self.registry)
+        self.example_count_total = Counter(
+            PREFIX + "request_example_count", "tf.Examples in all requests.", ("model",),
+            registry=self.registry)
         batching = PREFIX + "batching_session:"
         self.queuing_latency = Histogram(
             batching + "queuing_latency", "Time a task waited for its batch, microseconds.",
@@ -94,7 +99,7 @@ class Metrics:
 
     def examples(self, model_name, count):
         self.example_counts.labels(model_name).observe(count)
-        self.example_count_total.inc(model_name, amount=count)
+        self.example_count_total.labels(model_name).inc(count)
 
     def batch(self, input_size, processed_size, queuing_seconds, pool="model_server_batch_threads"):
         """One executed batch (the batch scheduler's `on_batch` hook)."""
@@ -107,10 +112,4 @@ class Metrics:
 
     def exposition(self):
         """The Prometheus text format of every metric."""
-        text = prometheus_client.generate_latest(self.registry).decode("utf-8")
-        # The library names a counter family `NAME_total` in its HELP and
-        # TYPE lines; TF Serving's family and samples are both `NAME`.
-        for counter in (self.request_count, self.example_count_total, self.wrapped_run_count):
-            for line in ("# HELP", "# TYPE"):
-                text = text.replace(f"{line} {counter.name}_total ", f"{line} {counter.name} ")
-        return text.encode("utf-8")
+        return prometheus_client.generate_latest(self.registry)

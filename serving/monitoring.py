@@ -12,7 +12,7 @@ With `enable: true` the metrics are served on the REST port at `path`
 """
 
 from serving.config import ConfigError, read_text_proto
-from serving.protos import MonitoringConfig
+from serving.server_config_pb2 import MonitoringConfig
 
 DEFAULT_PATH = "/monitoring/prometheus/metrics"
 

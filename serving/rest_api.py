@@ -1,9 +1,12 @@
-"""TF Serving's REST API on aiohttp.
+"""TF Serving's REST API on aiohttp: a thin adapter over the gRPC request path.
 
-Routing follows TF Serving's HTTP handler: the Prometheus path (when
+As TF Serving's own HTTP handler does, each request's JSON becomes the
+official request proto (`serving/rest_json.py`), which goes down the same
+`serving/service.py` calls as gRPC's, and the response proto is written
+back as JSON. Routing follows TF Serving's: the Prometheus path (when
 enabled) is an exact match; every path under `/v1/` (matched without
-regard to case) goes to the API; anything else is a plain 404 page, as
-libevent answers it. Under `/v1/`:
+regard to case) goes to the API; anything else is a plain 404 page. Under
+`/v1/`:
 
     GET  /v1/models/NAME[/versions/N | /labels/L]           model status
     GET  /v1/models/NAME[/versions/N | /labels/L]/metadata  model metadata
@@ -11,9 +14,9 @@ libevent answers it. Under `/v1/`:
 
 and every other method or shape is `400 Malformed request: METHOD PATH`.
 Every `/v1` answer is `application/json`; errors are `{"error": message}`
-with the HTTP status of the error's canonical code. The JSON codec is
-`serving/json_tensors.py`; models run on a thread pool, never on the event
-loop, with `--rest_api_timeout_in_ms` as the model run's deadline.
+with the HTTP status of the error's canonical code. Models run on a thread
+pool, never on the event loop, with `--rest_api_timeout_in_ms` as their
+deadline; a body must arrive within `--rest_api_body_timeout_seconds`.
 """
 
 import asyncio
@@ -23,11 +26,15 @@ import urllib.parse
 
 import grpc
 from aiohttp import web
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+)
 
-from serving import json_tensors
+from serving import rest_json
 from serving.errors import ServingError, invalid_argument
 from serving.servable import INIT_OP_SIGNATURE
-from serving.service import small_outputs
 
 _POST = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
@@ -45,23 +52,30 @@ NOT_FOUND_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
     "<body><h1>Not Found</h1></body></html>\n"
 )
+# Requests and outputs this small are decoded and encoded on the event loop
+# (with batching): for them a hop to a thread costs more than the work.
+INLINE_BYTES = 16 * 1024
 
 
-class _BodyTooLarge(ServingError):
-    """A request body over `--max_request_bytes`: HTTP 413, not TF Serving's 429."""
+class _HttpError(ServingError):
+    """A body refused before it is read whole: 413 or 408, and the connection closed."""
 
-    def __init__(self, limit):
-        super().__init__(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                         f"Request body is larger than the limit of {limit} bytes")
+    def __init__(self, http_status, code, message):
+        super().__init__(code, message)
+        self.status = http_status
 
 
-def _version(text):
-    if text is None:
-        return None
-    value = int(text)  # the regex allows digits only
-    if value > INT64_MAX:
-        raise invalid_argument(f"Failed to convert version: {text} to numeric.")
-    return value
+def _model_spec(match, name_group=1):
+    """The ModelSpec a path names: model, and version or label."""
+    spec = model_pb2.ModelSpec(name=urllib.parse.unquote(match.group(name_group)))
+    version, label = match.group(name_group + 1), match.group(name_group + 2)
+    if version is not None:
+        if int(version) > INT64_MAX:  # the regex allows digits only
+            raise invalid_argument(f"Failed to convert version: {version} to numeric.")
+        spec.version.value = int(version)
+    elif label is not None:
+        spec.version_label = urllib.parse.unquote(label)
+    return spec
 
 
 class RestApi:
@@ -75,10 +89,13 @@ class RestApi:
         monitoring_path: The Prometheus path, or None when monitoring is off.
         enable_cors: `--rest_api_enable_cors_support`.
         max_body_bytes: Request bodies above this get 413.
+        body_timeout_s: A body that has not arrived after this gets 408.
+        middlewares: aiohttp middlewares (the connection limits' hook).
     """
 
     def __init__(self, service, executor, timeout_ms=30000, metrics=None, monitoring_path=None,
-                 enable_cors=False, max_body_bytes=64 * 2**20):
+                 enable_cors=False, max_body_bytes=64 * 2**20, body_timeout_s=30.0,
+                 middlewares=()):
         self.service = service
         self.executor = executor
         self.timeout_ms = timeout_ms or None
@@ -86,9 +103,11 @@ class RestApi:
         self.monitoring_path = monitoring_path
         self.enable_cors = enable_cors
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.middlewares = tuple(middlewares)
 
     def application(self):
-        app = web.Application(client_max_size=self.max_body_bytes)
+        app = web.Application(client_max_size=self.max_body_bytes, middlewares=self.middlewares)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -113,52 +132,60 @@ class RestApi:
                     raise invalid_argument(f"Malformed request: POST {path}")
                 body = await self._body(request)
                 if api == "predict":
-                    # A batched request waits for its batch on the event loop,
-                    # not on a thread: threads would cap how many requests one
-                    # batch merges.
-                    if self.service.submits_inline(len(body)):
-                        row_format, future = self._submit_predict(match, model_name, body)
-                    else:
-                        row_format, future = await self._in_pool(
-                            self._submit_predict, match, model_name, body)
-                    outputs = await asyncio.wrap_future(future)
-                    # Large outputs take long to write: not on the event loop.
-                    if small_outputs(outputs):
-                        result = json_tensors.predict_response(outputs, row_format)
-                    else:
-                        result = await self._in_pool(
-                            json_tensors.predict_response, outputs, row_format)
+                    result = await self._predict(match, body)
                 else:
-                    result = await self._in_pool(self._post, match, model_name, api, body)
+                    result = await self._in_pool(self._examples, match, api, body)
             elif request.method == "GET" and (match := _GET.fullmatch(path)):
                 if match.group(1) is None:
                     raise invalid_argument("Missing model name in request.")
                 model_name = urllib.parse.unquote(match.group(1))
-                result = await self._in_pool(self._get, match, model_name)
+                result = await self._in_pool(self._get, match)
             else:
                 raise invalid_argument(f"Malformed request: {request.method} {path}")
         except ServingError as error:
             self._record(model_name, error.code.name, api, None)
-            status = 413 if isinstance(error, _BodyTooLarge) else error.http_status
-            return self._json(json_tensors.error_body(error.message), status)
+            response = self._json(rest_json.error_body(error.message),
+                                  getattr(error, "status", error.http_status))
+            if isinstance(error, _HttpError):
+                response.force_close()  # the rest of the body is not read
+            return response
         self._record(model_name, "OK", api, time.perf_counter() - started)
         return self._json(result, 200)
 
     async def _body(self, request):
-        """The request body, gzip undone; over the limit it is a 413."""
+        """The request body, gzip undone; over the limit 413, too slow 408."""
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise _BodyTooLarge(self.max_body_bytes) from None
+            raise _HttpError(413, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             f"Request body is larger than the limit of {self.max_body_bytes} "
+                             "bytes") from None
+        except TimeoutError:
+            raise _HttpError(408, grpc.StatusCode.DEADLINE_EXCEEDED,
+                             f"Request body did not arrive within {self.body_timeout_s:g} s "
+                             "(--rest_api_body_timeout_seconds)") from None
         if "gzip" in request.headers.get("Content-Encoding", ""):
             # Not aiohttp's own decompression: this one stops at the limit.
             try:
-                body = json_tensors.decompress_gzip(body, self.max_body_bytes)
+                body = rest_json.decompress_gzip(body, self.max_body_bytes)
             except ServingError as error:
                 if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                    raise _BodyTooLarge(self.max_body_bytes) from None
+                    raise _HttpError(413, error.code, error.message) from None
                 raise
         return body
+
+    async def _predict(self, match, body):
+        # With batching, a small request is queued on the loop and waits for
+        # its batch there: threads would cap how many requests a batch merges.
+        if self.service.submits_inline(len(body)):
+            row_format, future = self._submit_predict(match, body)
+        else:
+            row_format, future = await self._in_pool(self._submit_predict, match, body)
+        response = await asyncio.wrap_future(future)
+        if response.ByteSize() <= INLINE_BYTES:
+            return rest_json.predict_response(response, row_format)
+        return await self._in_pool(rest_json.predict_response, response, row_format)
 
     async def _in_pool(self, function, *args):
         loop = asyncio.get_running_loop()
@@ -183,66 +210,36 @@ class RestApi:
         if self.metrics is not None:
             self.metrics.request(model_name, status, api, "REST", seconds)
 
-    # --- Handlers (on the thread pool) ------------------------------------
+    # --- JSON <-> protos (on the thread pool unless small) -----------------
 
-    def _get(self, match, model_name):
-        version = _version(match.group(2))
-        label = urllib.parse.unquote(match.group(3)) if match.group(3) else None
-        if match.group(4):
-            response = self.service.metadata((model_name, version, label, ""), ["signature_def"])
-            return json_tensors.metadata_json(response)
-        return json_tensors.model_status_json(self.service.status(model_name, version, label))
+    def _submit_predict(self, match, body):
+        """`(row_format, Future of PredictResponse)`: TF Serving's order of checks."""
+        document = rest_json.parse_body(body)
+        signature_name = rest_json.signature_name(document)
+        spec = _model_spec(match)
+        _, signature_defs = self.service.signature_defs(spec)
+        if signature_name not in signature_defs or signature_name == INIT_OP_SIGNATURE:
+            raise invalid_argument(
+                f'Serving signature name: "{signature_name}" not found in signature def')
+        request, row_format = rest_json.predict_request(
+            document, spec, signature_defs[signature_name])
+        return row_format, self.service.submit_predict(request, self.timeout_ms)
 
-    def _parse(self, match, model_name, body):
-        """`(spec, document)` of a POST: its model spec and parsed body."""
-        version = _version(match.group(2))
-        label = urllib.parse.unquote(match.group(3)) if match.group(3) else None
-        document = json_tensors.parse_body(body)
-        return (model_name, version, label, json_tensors.signature_name(document)), document
-
-    def _submit_predict(self, match, model_name, body):
-        spec, document = self._parse(match, model_name, body)
-        decode, row_format = _predict_decoder(document)
-        _, _, future = self.service.submit_predict(
-            spec, decode, timeout_ms=self.timeout_ms, signature_lookup=_rest_signature)
-        return row_format[0], future
-
-    def _post(self, match, model_name, api, body):
-        """`:classify` and `:regress`."""
-        spec, document = self._parse(match, model_name, body)
-        input_proto = json_tensors.classify_request(document)
+    def _examples(self, match, api, body):
+        """`:classify` and `:regress`; the body is read before the model is looked up."""
+        document = rest_json.parse_body(body)
+        spec = _model_spec(match)
         if api == "classify":
-            _, _, result = self.service.classify(spec, input_proto, self.timeout_ms)
-            return json_tensors.classify_response(result)
-        _, _, result = self.service.regress(spec, input_proto, self.timeout_ms)
-        return json_tensors.regress_response(result)
+            request = rest_json.classification_request(document, spec)
+            return rest_json.classify_response(self.service.classify(request, self.timeout_ms))
+        request = rest_json.regression_request(document, spec)
+        return rest_json.regress_response(self.service.regress(request, self.timeout_ms))
 
-
-def _predict_decoder(document):
-    """`(decode, row_format)`: decodes a predict body against a signature.
-
-    `row_format` (a list) receives whether the body used `instances`.
-    """
-    row_format = []
-
-    def decode(signature):
-        specs = {alias: (info.dtype, _shape(info)) for alias, info in signature.inputs.items()}
-        inputs, row = json_tensors.predict_inputs(document, specs)
-        row_format.append(row)
-        return inputs
-
-    return decode, row_format
-
-
-def _shape(tensor_info):
-    shape = tensor_info.tensor_shape
-    if shape.unknown_rank:
-        return None
-    return [dim.size for dim in shape.dim]
-
-
-def _rest_signature(servable, name):
-    """The REST API's lookup: its own message for a missing signature."""
-    if name not in servable.signature_defs or name == INIT_OP_SIGNATURE:
-        raise invalid_argument(f'Serving signature name: "{name}" not found in signature def')
-    return servable.signature_defs[name]
+    def _get(self, match):
+        spec = _model_spec(match)
+        if match.group(4):
+            request = get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec=spec, metadata_field=["signature_def"])
+            return rest_json.metadata(self.service.get_model_metadata(request))
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+        return rest_json.model_status(self.service.get_model_status(request))

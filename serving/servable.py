@@ -28,6 +28,7 @@ from serving.tensors import to_ndarray
 DEFAULT_SIGNATURE = "serving_default"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
+PREDICT_METHODS = ("tensorflow/serving/predict", CLASSIFY_METHOD, REGRESS_METHOD)
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000
@@ -88,15 +89,24 @@ class Servable:
 
     # --- Predict ---------------------------------------------------------------
 
-    def predict_signature(self, name):
-        """The SignatureDef Predict runs (gRPC's message for a missing one)."""
+    def predict_signature(self, name, check_method=False):
+        """The SignatureDef Predict runs (gRPC's message for a missing one).
+
+        With `check_method` (`--enable_signature_method_name_check`) its
+        method must be predict, classify or regress, as in TF Serving.
+        """
         name = name or DEFAULT_SIGNATURE
         if name == INIT_OP_SIGNATURE or name not in self.signature_defs:
             raise ServingError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f'Serving signature key "{name}" not found.',
             )
-        return self.signature_defs[name]
+        signature = self.signature_defs[name]
+        if check_method and signature.method_name not in PREDICT_METHODS:
+            raise invalid_argument(
+                f"Expected prediction signature method_name to be one of "
+                f"{{{', '.join(PREDICT_METHODS)}}}. Was: {signature.method_name}")
+        return signature
 
     def run(self, signature, inputs, output_filter=(), timeout_ms=None):
         """Runs `signature` on `inputs` (alias -> array); returns alias -> array.
@@ -153,13 +163,17 @@ class Servable:
 
     # --- Classify and Regress ----------------------------------------------
 
-    def example_signature(self, name, method_name, check_method):
-        """The SignatureDef Classify/Regress runs, with TF Serving's checks."""
+    def example_signature(self, name, method_name):
+        """The SignatureDef Classify/Regress runs, with TF Serving's checks.
+
+        Its method must be `method_name`: a predict signature fed serialized
+        tf.Examples would score their bytes as if they were its input.
+        """
         name = name or DEFAULT_SIGNATURE
         signature = self.signature_defs.get(name)
         if signature is None or name == INIT_OP_SIGNATURE:
             raise invalid_argument(f"No signature was found with the name: {name}")
-        if check_method and signature.method_name != method_name:
+        if signature.method_name != method_name:
             raise invalid_argument(
                 f"Expected {method_name.split('/')[-1]} signature method_name to be "
                 f"{method_name}. Was: {signature.method_name}"
@@ -269,14 +283,13 @@ class Servable:
         kind = log.WhichOneof("log_type")
         if kind == "predict_log":
             request = log.predict_log.request
-            signature = self.predict_signature(request.model_spec.signature_name)
+            signature = self.predict_signature(request.model_spec.signature_name, check_method)
             inputs = {a: to_ndarray(t, a) for a, t in request.inputs.items()}
             self.run(signature, inputs, list(request.output_filter))
         elif kind in ("classify_log", "regress_log"):
             request = getattr(log, kind).request
             method = CLASSIFY_METHOD if kind == "classify_log" else REGRESS_METHOD
-            signature = self.example_signature(
-                request.model_spec.signature_name, method, check_method)
+            signature = self.example_signature(request.model_spec.signature_name, method)
             examples = serialized_examples(request.input)
             (self.classify if kind == "classify_log" else self.regress)(signature, examples)
         elif kind == "multi_inference_log":
@@ -284,8 +297,7 @@ class Servable:
             examples = serialized_examples(request.input)
             for task in request.tasks:
                 method = task.method_name
-                signature = self.example_signature(
-                    task.model_spec.signature_name, method, check_method)
+                signature = self.example_signature(task.model_spec.signature_name, method)
                 (self.classify if method == CLASSIFY_METHOD else self.regress)(
                     signature, examples)
         else:

@@ -10,8 +10,11 @@ Flags are `tensorflow_model_server`'s, with its names and defaults (and
 its `--flag=value` and `--flag=true|false` spellings), except that REST
 listens on 8501 by default as in the stock Docker image, and `--host`
 (default 127.0.0.1) says where to listen: serving on every interface must
-be asked for with `--host=0.0.0.0`. `--max_request_bytes` bounds request
-bodies (default 64 MiB).
+be asked for with `--host=0.0.0.0`. The flags TF Serving lacks bound what
+one client can take: request bytes, rows and model runs per request,
+connections and their timeouts, concurrent gRPC calls; and model
+management over gRPC is off unless `--enable_model_management` is given,
+and then limited to directories under `--model_management_roots`.
 
 Start-up: the models are loaded (warmup included) before the ports open,
 then the server logs TF Serving's two lines, `Running gRPC ModelServer at
@@ -34,10 +37,12 @@ from concurrent import futures
 
 from aiohttp import web
 
-from serving import batching, grpc_api
+from serving import batching, connections, grpc_api
 from serving.config import (
     ConfigError,
     check_config,
+    check_under_roots,
+    model_roots,
     read_config_file,
     repository_config,
     single_model_config,
@@ -47,7 +52,7 @@ from serving.manager import LoadOptions, ModelManager
 from serving.metrics import Metrics
 from serving.monitoring import read_monitoring_config
 from serving.rest_api import RestApi
-from serving.service import Service
+from serving.service import RequestLimits, Service
 
 log = logging.getLogger("serving")
 
@@ -86,24 +91,63 @@ def parse_flags(argv=None):
     flag("--monitoring_config_file", default="", help="MonitoringConfig text proto")
     flag("--rest_api_timeout_in_ms", type=int, default=30000,
          help="deadline of a REST request's model run (504 after it)")
-    flag("--rest_api_num_threads", type=int, default=4 * (os.cpu_count() or 1))
+    flag("--rest_api_num_threads", type=int, default=4 * (os.cpu_count() or 1),
+         help="threads REST requests are decoded, run and encoded on")
     switch("--rest_api_enable_cors_support", False, "add CORS headers")
     switch("--enable_model_warmup", True, "replay assets.extra warmup requests")
-    flag("--num_request_iterations_for_warmup", type=int, default=1)
-    flag("--max_num_load_retries", type=int, default=5)
-    flag("--load_retry_interval_micros", type=int, default=60_000_000)
-    switch("--allow_version_labels_for_unavailable_models", False, "")
-    flag("--saved_model_tags", default="serve")
-    switch("--enable_signature_method_name_check", False, "")
-    switch("--enable_serialization_as_tensor_content", False, "")
-    flag("--grpc_max_threads", type=int, default=4 * (os.cpu_count() or 1))
+    flag("--num_request_iterations_for_warmup", type=int, default=1,
+         help="times each warmup request is replayed")
+    flag("--max_num_load_retries", type=int, default=5,
+         help="retries of a version that fails to load (0: one attempt)")
+    flag("--load_retry_interval_micros", type=int, default=60_000_000,
+         help="wait between those retries")
+    switch("--allow_version_labels_for_unavailable_models", False,
+           "let a config label a version that is not loaded yet")
+    flag("--saved_model_tags", default="serve", help="MetaGraph tags to load, comma-separated")
+    switch("--enable_signature_method_name_check", False,
+           "Predict runs only predict, classify and regress signatures")
+    switch("--enable_serialization_as_tensor_content", False,
+           "gRPC Predict outputs packed in tensor_content, not typed fields")
+    flag("--grpc_max_threads", type=int, default=4 * (os.cpu_count() or 1),
+         help="threads gRPC requests are decoded, run and encoded on")
+    # What TF Serving lacks: bounds on what one client can take.
+    limits = RequestLimits()
     flag("--max_request_bytes", type=int, default=64 * 2**20,
          help="largest request body (REST: 413; gRPC: RESOURCE_EXHAUSTED)")
+    flag("--max_request_rows", type=int, default=limits.max_request_rows,
+         help="rows (batch elements, tf.Examples) per request; more is INVALID_ARGUMENT / 400")
+    flag("--max_rows_per_run", type=int, default=limits.max_rows_per_run,
+         help="without batching, a larger request runs as several model runs of this many rows")
+    connection_limits = connections.ConnectionLimits()
+    flag("--rest_api_max_connections", type=int, default=connection_limits.max_connections,
+         help="open REST connections at once; more get 503 and are closed")
+    flag("--rest_api_header_timeout_seconds", type=float,
+         default=connection_limits.header_timeout_s,
+         help="a request's headers must arrive within this, or its connection is closed")
+    flag("--rest_api_body_timeout_seconds", type=float, default=connection_limits.body_timeout_s,
+         help="a request's body must arrive within this (408)")
+    flag("--rest_api_idle_timeout_seconds", type=float, default=connection_limits.idle_timeout_s,
+         help="an idle keep-alive connection is closed after this")
+    flag("--grpc_max_concurrent_rpcs", type=int, default=1024,
+         help="gRPC calls running at once; more get RESOURCE_EXHAUSTED")
+    switch("--enable_model_management", False,
+           "accept ModelService/HandleReloadConfigRequest (off: PERMISSION_DENIED)")
+    flag("--model_management_roots", default="",
+         help="comma-separated directories a reload request's base paths must lie under "
+              "(default: the directories holding the startup config's models)")
     args = parser.parse_args(argv)
     if args.batching_parameters_file and not args.enable_batching:
         parser.error("--batching_parameters_file set without --enable_batching")
     if args.rest_api_port and args.rest_api_port == args.port:
         parser.error("http_port cannot be same as grpc_port")
+    for name in ("max_request_bytes", "max_request_rows", "max_rows_per_run",
+                 "rest_api_max_connections", "grpc_max_concurrent_rpcs",
+                 "rest_api_header_timeout_seconds", "rest_api_body_timeout_seconds",
+                 "rest_api_idle_timeout_seconds"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name} must be positive; got {getattr(args, name)}")
+    if args.model_management_roots and not args.enable_model_management:
+        parser.error("--model_management_roots set without --enable_model_management")
     return args
 
 
@@ -141,15 +185,30 @@ class ModelServer:
         self.monitoring_path = None
         if args.monitoring_config_file:
             self.monitoring_path = read_monitoring_config(args.monitoring_config_file)
-        self.service = Service(self.manager, self.batcher, self.metrics,
-                               args.enable_signature_method_name_check)
-        self.stopping = threading.Event()
         self.config_lock = threading.Lock()
+        self.management_roots = None  # set from the startup config in serve()
+        self.service = Service(
+            self.manager, self.batcher, self.metrics,
+            RequestLimits(args.max_request_rows, args.max_rows_per_run),
+            check_method_names=args.enable_signature_method_name_check,
+            reload_config=self.reload_requested_config if args.enable_model_management else None,
+            tensor_content=args.enable_serialization_as_tensor_content)
+        self.stopping = threading.Event()
 
     def reload_config(self, config):
-        """Serves `config`'s models (HandleReloadConfigRequest, config polling)."""
+        """Serves `config`'s models (start-up and config-file polling)."""
         with self.config_lock:
             self.manager.set_config(config)
+
+    def reload_requested_config(self, config):
+        """A client's HandleReloadConfigRequest: only models under the roots.
+
+        Raises:
+            ConfigError: A refused config; nothing is changed.
+        """
+        check_under_roots(check_config(config), self.management_roots)
+        log.info("Reloading the model config at a client's request")
+        self.reload_config(config)
 
     def _poll_config_file(self):
         seconds = self.args.model_config_file_poll_wait_seconds
@@ -166,7 +225,14 @@ class ModelServer:
     def serve(self):
         """Loads the models, opens the ports, and runs until SIGTERM/SIGINT."""
         args = self.args
-        self.reload_config(initial_config(args))
+        config = initial_config(args)
+        if args.enable_model_management:
+            self.management_roots = (
+                [root for root in args.model_management_roots.split(",") if root]
+                or model_roots(config))
+            log.info("Model management over gRPC is on for directories under: %s",
+                     ", ".join(self.management_roots))
+        self.reload_config(config)
         if args.file_system_poll_wait_seconds > 0:
             self.manager.start_polling(args.file_system_poll_wait_seconds)
         if args.model_config_file and args.model_config_file_poll_wait_seconds > 0:
@@ -188,14 +254,23 @@ class ModelServer:
         stop = asyncio.Event()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
+        limits = connections.ConnectionLimits(
+            header_timeout_s=args.rest_api_header_timeout_seconds,
+            body_timeout_s=args.rest_api_body_timeout_seconds,
+            idle_timeout_s=args.rest_api_idle_timeout_seconds,
+            max_connections=args.rest_api_max_connections)
+        connections.install_accept_error_log(loop, limits.accept_error_log_interval_s)
+        open_files = connections.raise_open_file_limit()
+        if args.rest_api_port and open_files < args.rest_api_max_connections + 256:
+            log.warning("The open-file limit (%d) is close to --rest_api_max_connections (%d)",
+                        open_files, args.rest_api_max_connections)
         grpc_server = runner = None
         if args.port:
             executor = futures.ThreadPoolExecutor(args.grpc_max_threads,
                                                   thread_name_prefix="grpc")
             grpc_server, port = grpc_api.make_server(
-                self.service, self.reload_config, args.host, args.port, executor,
-                self.metrics, args.enable_serialization_as_tensor_content,
-                args.max_request_bytes)
+                self.service, args.host, args.port, executor, self.metrics,
+                args.max_request_bytes, args.grpc_max_concurrent_rpcs)
             await grpc_server.start()
             log.info("Running gRPC ModelServer at %s:%d ...", args.host, port)
         try:
@@ -204,13 +279,14 @@ class ModelServer:
                                                       thread_name_prefix="rest")
                 api = RestApi(self.service, executor, args.rest_api_timeout_in_ms,
                               self.metrics, self.monitoring_path,
-                              args.rest_api_enable_cors_support, args.max_request_bytes)
+                              args.rest_api_enable_cors_support, args.max_request_bytes,
+                              limits.body_timeout_s, [connections.limits_middleware])
                 runner = web.AppRunner(api.application(), access_log=None,
                                        handle_signals=False, shutdown_timeout=30,
-                                       auto_decompress=False)
+                                       auto_decompress=False,
+                                       keepalive_timeout=limits.idle_timeout_s)
                 await runner.setup()
-                site = web.TCPSite(runner, args.host, args.rest_api_port)
-                await site.start()
+                await connections.start_rest_site(runner, args.host, args.rest_api_port, limits)
                 log.info("Exporting HTTP/REST API at:%s:%d ...", args.host, args.rest_api_port)
             await stop.wait()
             log.info("Shutting down: finishing the requests in flight.")

@@ -1,114 +1,199 @@
-"""The server's operations, the same for REST and gRPC.
+"""The server's one request path: TF Serving's request protos in, response protos out.
 
-Both front ends decode a request into a model spec and NumPy inputs (or
-tf.Examples), call one of these, and encode the result. Resolving the
-version, holding it while the request runs, batching, and the request
-metrics all happen here once.
+gRPC hands its requests here as they arrive; REST first turns its JSON into
+the same `PredictRequest`, `ClassificationRequest` or `RegressionRequest`
+(`serving/rest_json.py`), as TF Serving's own HTTP handler does. Resolving
+the version, holding it while the request runs, the request limits,
+batching and the runtime metrics all happen here once.
+
+Every request is bounded: a tensor may claim at most `max_request_rows`
+rows and `max_elements` elements (checked before it is decoded), and a
+request with more rows than one model run should take runs in pieces
+(`max_rows_per_run`, or the batch scheduler's batches), so a large request
+costs time, not memory.
 """
 
 import concurrent.futures
+import ctypes
+import ctypes.util
+import dataclasses
 import time
 
 import grpc
+import numpy as np
 from google.protobuf import any_pb2
 from tensorflow_serving.apis import (
+    classification_pb2,
     get_model_metadata_pb2,
     inference_pb2,
+    model_management_pb2,
+    predict_pb2,
+    regression_pb2,
 )
 
 from serving.errors import ServingError, invalid_argument
 from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, serialized_examples
+from serving.tensors import dtype_name, to_ndarray, to_tensor_proto
 
 SIGNATURE_DEF_FIELD = "signature_def"
 
-# The front ends decode and queue requests, and encode results, up to this
-# size on their event loop: for them the work costs less than the hop to a
-# thread would.
+# The front ends may decode and queue a batched request this small on their
+# event loop: for it the work costs less than the hop to a thread would.
 INLINE_BYTES = 16 * 1024
 
 
-def small_outputs(outputs):
-    """Whether Predict outputs are numeric and at most INLINE_BYTES in all."""
-    return all(value.dtype != object for value in outputs.values()) and sum(
-        value.nbytes for value in outputs.values()) <= INLINE_BYTES
+@dataclasses.dataclass(frozen=True)
+class RequestLimits:
+    """What one request may ask of the server.
+
+    Args:
+        max_request_rows: Rows (dimension 0 of an input, or tf.Examples) per
+            request (`--max_request_rows`).
+        max_rows_per_run: Without batching, a request with more rows runs
+            as several model runs of at most this many (`--max_rows_per_run`).
+        max_elements: Elements per input tensor, checked before decoding.
+    """
+
+    max_request_rows: int = 10_000
+    max_rows_per_run: int = 256
+    max_elements: int = 64 * 2**20
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field.name} must be a positive integer. Received: {value!r}")
+
+
+def _spec_fields(spec):
+    """`(name, version or None, label or None)` of a ModelSpec."""
+    version = spec.version.value if spec.HasField("version") else None
+    return spec.name, version, spec.version_label or None
+
+
+def _deadline(timeout_ms):
+    return None if not timeout_ms else time.monotonic() + timeout_ms / 1000
+
+
+def _remaining_ms(deadline):
+    if deadline is None:
+        return None
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded")
+    return max(1, int(remaining * 1000))
+
+
+def _release_memory():
+    """Hands freed heap back to the OS after a large request (glibc only).
+
+    glibc keeps freed blocks in its arenas, so without this a process's
+    resident memory stays at its largest request's peak.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _rows(inputs):
+    """The rows of a request: dimension 0 shared by its inputs of rank >= 1, or None."""
+    sizes = {value.shape[0] for value in inputs.values() if value.ndim}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 class Service:
-    """Predict, Classify, Regress, MultiInference, metadata and status.
+    """Predict, Classify, Regress, MultiInference, metadata, status and reloads.
 
     Args:
         manager: The `ModelManager` holding the models.
         batcher: A `serving.batching.BatchScheduler`, or None for no batching.
         metrics: A `serving.metrics.Metrics`, or None.
-        check_method_names: `--enable_signature_method_name_check`.
+        limits: A `RequestLimits`.
+        check_method_names: `--enable_signature_method_name_check` (Predict;
+            Classify and Regress always check their signature's method).
+        reload_config: Called with a checked `ModelServerConfig` to serve it,
+            or None when model management requests are refused.
+        tensor_content: `--enable_serialization_as_tensor_content`: Predict
+            outputs packed instead of in typed fields.
     """
 
-    def __init__(self, manager, batcher=None, metrics=None, check_method_names=False):
+    def __init__(self, manager, batcher=None, metrics=None, limits=RequestLimits(),
+                 check_method_names=False, reload_config=None, tensor_content=False):
         self.manager = manager
         self.batcher = batcher
         self.metrics = metrics
+        self.limits = limits
         self.check_method_names = check_method_names
+        self._reload_config = reload_config
+        self.tensor_content = tensor_content
 
     # --- Predict ---------------------------------------------------------------
 
     def submits_inline(self, request_bytes):
         """Whether a front end may call `submit_predict` on its event loop.
 
-        With batching, submitting only queues the request, which for a
-        small one is cheaper than a hop to a thread; without batching it
-        runs the model, which an event loop must not.
+        With batching, submitting only queues a request, which for a small
+        one is cheaper than a hop to a thread; without batching it runs the
+        model, which an event loop must not.
         """
         return self.batcher is not None and request_bytes <= INLINE_BYTES
 
-    def predict(self, spec, decode_inputs, output_filter=(), timeout_ms=None,
-                signature_lookup=None):
-        """Runs a Predict; returns `(version, signature_name, outputs)`.
+    def predict(self, request, timeout_ms=None):
+        """A `PredictResponse`; the blocking form of `submit_predict`."""
+        return self.submit_predict(request, timeout_ms).result()
 
-        The blocking form of `submit_predict`, which documents the arguments.
-        """
-        number, signature_name, future = self.submit_predict(
-            spec, decode_inputs, output_filter, timeout_ms, signature_lookup)
-        return number, signature_name, future.result()
-
-    def submit_predict(self, spec, decode_inputs, output_filter=(), timeout_ms=None,
-                       signature_lookup=None):
-        """Starts a Predict; returns `(version, signature_name, future)`.
+    def submit_predict(self, request, timeout_ms=None):
+        """Starts a Predict; returns a Future of its `PredictResponse`.
 
         With batching the request is queued for its batch and the Future
         completes when the batch has run, so an event loop can wait on it
         without a thread per request; without batching the model runs here
         and the Future is already done. The version is held until then.
 
-        Args:
-            spec: `(name, version or None, label or None, signature_name)`.
-            decode_inputs: Called with the SignatureDef; returns alias -> array.
-                Decoding needs the signature (REST reads dtypes from it),
-                so it runs once the version is resolved.
-            output_filter: Output aliases to return; empty for all.
-            timeout_ms: The deadline of the model run, or None.
-            signature_lookup: `(servable, name) -> SignatureDef`; the REST
-                API reports a missing signature differently from gRPC.
+        Raises:
+            ServingError: For a request refused before it runs (unknown
+                model or signature, a wrong input, a limit).
         """
-        name, version, label, signature_name = spec
-        signature_name = signature_name or DEFAULT_SIGNATURE
-        output_filter = tuple(output_filter)
+        name, version, label = _spec_fields(request.model_spec)
+        if not name:
+            raise invalid_argument("Missing ModelSpec")
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        output_filter = tuple(request.output_filter)
         held, servable = self.manager.acquire(name, version, label)
         try:
-            lookup = signature_lookup or (lambda s, n: s.predict_signature(n))
-            signature = lookup(servable, signature_name)
-            inputs = decode_inputs(signature)
+            signature = servable.predict_signature(signature_name, self.check_method_names)
+            inputs = self._decode_inputs(request, signature)
             started = time.perf_counter()
 
-            def run_batch(batched):
-                return servable.run(signature, batched, output_filter, timeout_ms)
+            def respond(outputs):
+                response = predict_pb2.PredictResponse()
+                response.model_spec.name = name
+                response.model_spec.version.value = held.number
+                response.model_spec.signature_name = signature_name
+                for alias, value in outputs.items():
+                    response.outputs[alias].CopyFrom(to_tensor_proto(value, self.tensor_content))
+                return response
 
             if self.batcher is not None:
-                future = self.batcher.submit(
-                    (name, held.number, signature_name, output_filter), inputs, run_batch)
+                future = _then(self.batcher.submit(
+                    (name, held.number, signature_name, output_filter), inputs,
+                    lambda batch: servable.run(signature, batch, output_filter, timeout_ms)),
+                    respond)
             else:
                 future = concurrent.futures.Future()
                 try:
-                    future.set_result(run_batch(inputs))
+                    future.set_result(respond(self._run_in_pieces(
+                        servable, signature, inputs, output_filter, timeout_ms)))
                 except Exception as error:
                     future.set_exception(error)
         except BaseException:
@@ -121,40 +206,107 @@ class Service:
                 self.metrics.runtime(name, "Predict", time.perf_counter() - started)
 
         future.add_done_callback(finished)
-        return held.number, signature_name, future
+        return future
+
+    def _decode_inputs(self, request, signature):
+        """alias -> array, each checked against the signature's dtype and the limits."""
+        inputs = {}
+        for index, (alias, proto) in enumerate(sorted(request.inputs.items())):
+            expected = signature.inputs.get(alias)
+            if expected is not None and proto.dtype != expected.dtype:
+                # TensorFlow's wording; without the check a session would
+                # fail inside the graph with an INTERNAL error.
+                raise invalid_argument(
+                    f"Expects arg[{index}] ({alias}) to be {dtype_name(expected.dtype)} but "
+                    f"{dtype_name(proto.dtype)} is provided")
+            inputs[alias] = to_ndarray(proto, alias, self.limits.max_request_rows,
+                                       self.limits.max_elements)
+        return inputs
+
+    def _run_in_pieces(self, servable, signature, inputs, output_filter, timeout_ms):
+        """Runs `inputs`, at most `max_rows_per_run` rows at a time."""
+        rows, step = _rows(inputs), self.limits.max_rows_per_run
+        if rows is None or rows <= step:
+            return servable.run(signature, inputs, output_filter, timeout_ms)
+        deadline = _deadline(timeout_ms)
+        pieces = []
+        try:
+            for start in range(0, rows, step):
+                piece = {alias: value[start:start + step] if value.ndim else value
+                         for alias, value in inputs.items()}
+                outputs = servable.run(signature, piece, output_filter, _remaining_ms(deadline))
+                size = min(step, rows - start)
+                for alias, value in outputs.items():
+                    if np.ndim(value) == 0 or np.shape(value)[0] != size:
+                        raise ServingError(
+                            grpc.StatusCode.FAILED_PRECONDITION,
+                            f"A request of {rows} rows runs in pieces of {step} "
+                            f"(--max_rows_per_run), but output {alias} has no row per input row")
+                pieces.append(outputs)
+            return {alias: np.concatenate([piece[alias] for piece in pieces])
+                    for alias in pieces[0]}
+        finally:
+            pieces.clear()
+            _release_memory()
 
     # --- Classify, Regress, MultiInference ---------------------------------
 
-    def classify(self, spec, input_proto, timeout_ms=None):
-        """`(version, signature_name, ClassificationResult)`."""
-        return self._examples(spec, input_proto, CLASSIFY_METHOD, timeout_ms)
+    def classify(self, request, timeout_ms=None):
+        """A `ClassificationResponse`."""
+        response = classification_pb2.ClassificationResponse()
+        self._examples(request, CLASSIFY_METHOD, timeout_ms, response)
+        return response
 
-    def regress(self, spec, input_proto, timeout_ms=None):
-        """`(version, signature_name, RegressionResult)`."""
-        return self._examples(spec, input_proto, REGRESS_METHOD, timeout_ms)
+    def regress(self, request, timeout_ms=None):
+        """A `RegressionResponse`."""
+        response = regression_pb2.RegressionResponse()
+        self._examples(request, REGRESS_METHOD, timeout_ms, response)
+        return response
 
-    def _examples(self, spec, input_proto, method, timeout_ms):
-        name, version, label, signature_name = spec
-        signature_name = signature_name or DEFAULT_SIGNATURE
+    def _examples(self, request, method, timeout_ms, response):
+        name, version, label = _spec_fields(request.model_spec)
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         with self.manager.servable(name, version, label) as (number, servable):
-            signature = servable.example_signature(signature_name, method,
-                                                   self.check_method_names)
-            examples = serialized_examples(input_proto)
+            signature = servable.example_signature(signature_name, method)
+            examples = self._bounded_examples(request.input)
             if self.metrics is not None:
                 self.metrics.examples(name, len(examples))
-            run = servable.classify if method == CLASSIFY_METHOD else servable.regress
-            result = run(signature, examples, timeout_ms)
-        return number, signature_name, result
+            response.result.CopyFrom(
+                self._run_examples(servable, signature, method, examples, timeout_ms))
+        response.model_spec.name = name
+        response.model_spec.version.value = number
+        response.model_spec.signature_name = signature_name
+
+    def _bounded_examples(self, input_proto):
+        examples = serialized_examples(input_proto)
+        if len(examples) > self.limits.max_request_rows:
+            raise invalid_argument(
+                f"Request has {len(examples)} examples; this server takes at most "
+                f"{self.limits.max_request_rows} per request (--max_request_rows)")
+        return examples
+
+    def _run_examples(self, servable, signature, method, examples, timeout_ms):
+        """A Classification- or RegressionResult, run `max_rows_per_run` examples at a time."""
+        run = servable.classify if method == CLASSIFY_METHOD else servable.regress
+        step, deadline = self.limits.max_rows_per_run, _deadline(timeout_ms)
+        result = None
+        for start in range(0, len(examples), step):
+            piece = run(signature, examples[start:start + step], _remaining_ms(deadline))
+            if result is None:
+                result = piece
+            else:
+                result.MergeFrom(piece)  # repeated fields: appended in order
+        if len(examples) > step:
+            _release_memory()
+        return result
 
     def multi_inference(self, request, timeout_ms=None):
         """A `MultiInferenceResponse`: each task's result, in request order."""
         if not request.tasks:
             raise invalid_argument("MultiInferenceRequest must contain at least one task")
-        names = {task.model_spec.name for task in request.tasks}
-        if len(names) != 1:
+        if len({task.model_spec.name for task in request.tasks}) != 1:
             raise invalid_argument(
-                "All ModelSpecs in a MultiInferenceRequest must access the same model name."
-            )
+                "All ModelSpecs in a MultiInferenceRequest must access the same model name.")
         seen = set()
         for task in request.tasks:
             signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
@@ -162,56 +314,96 @@ class Service:
                 raise invalid_argument(f"Duplicate evaluation of signature: {signature_name}")
             seen.add(signature_name)
             if task.method_name not in (CLASSIFY_METHOD, REGRESS_METHOD):
-                raise ServingError(
-                    grpc.StatusCode.UNIMPLEMENTED,
-                    f"Unsupported signature method_name: {task.method_name}",
-                )
+                raise ServingError(grpc.StatusCode.UNIMPLEMENTED,
+                                   f"Unsupported signature method_name: {task.method_name}")
         response = inference_pb2.MultiInferenceResponse()
         # All tasks run on one resolved version: the first task's spec decides.
-        first = request.tasks[0].model_spec
-        version = first.version.value if first.HasField("version") else None
-        label = first.version_label or None
-        with self.manager.servable(first.name, version, label) as (number, servable):
-            examples = serialized_examples(request.input)
+        name, version, label = _spec_fields(request.tasks[0].model_spec)
+        with self.manager.servable(name, version, label) as (number, servable):
+            examples = self._bounded_examples(request.input)
+            deadline = _deadline(timeout_ms)
             for task in request.tasks:
                 signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
-                signature = servable.example_signature(signature_name, task.method_name,
-                                                       self.check_method_names)
+                signature = servable.example_signature(signature_name, task.method_name)
                 result = response.results.add()
-                result.model_spec.name = first.name
+                result.model_spec.name = name
                 result.model_spec.version.value = number
                 result.model_spec.signature_name = signature_name
+                outcome = self._run_examples(servable, signature, task.method_name, examples,
+                                             _remaining_ms(deadline))
                 if task.method_name == CLASSIFY_METHOD:
-                    result.classification_result.CopyFrom(
-                        servable.classify(signature, examples, timeout_ms))
+                    result.classification_result.CopyFrom(outcome)
                 else:
-                    result.regression_result.CopyFrom(
-                        servable.regress(signature, examples, timeout_ms))
+                    result.regression_result.CopyFrom(outcome)
         return response
 
-    # --- Metadata and status -----------------------------------------------
+    # --- Metadata, status, model management --------------------------------
 
-    def metadata(self, spec, fields):
+    def signature_defs(self, model_spec):
+        """`(version, {name: SignatureDef})` of the version a ModelSpec resolves to."""
+        with self.manager.servable(*_spec_fields(model_spec)) as (number, servable):
+            return number, servable.signature_defs
+
+    def get_model_metadata(self, request):
         """A `GetModelMetadataResponse` with the version's SignatureDefMap."""
-        name, version, label, _ = spec
-        if not fields:
+        if not request.metadata_field:
             raise invalid_argument(
                 "GetModelMetadataRequest must specify at least one metadata_field")
-        for field in fields:
+        for field in request.metadata_field:
             if field != SIGNATURE_DEF_FIELD:
                 raise invalid_argument(f"Metadata field {field} is not supported")
-        with self.manager.servable(name, version, label) as (number, servable):
-            signatures = get_model_metadata_pb2.SignatureDefMap()
-            for key, signature in servable.signature_defs.items():
-                signatures.signature_def[key].CopyFrom(signature)
+        number, signature_defs = self.signature_defs(request.model_spec)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in signature_defs.items():
+            signatures.signature_def[key].CopyFrom(signature)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = name
+        response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = number
         packed = any_pb2.Any()
         packed.Pack(signatures)
         response.metadata[SIGNATURE_DEF_FIELD].CopyFrom(packed)
         return response
 
-    def status(self, name, version=None, label=None):
+    def get_model_status(self, request):
         """A `GetModelStatusResponse`."""
-        return self.manager.status(name, version, label)
+        if not request.HasField("model_spec"):
+            raise invalid_argument("Missing ModelSpec")
+        return self.manager.status(*_spec_fields(request.model_spec))
+
+    def reload_config(self, request):
+        """A `ReloadConfigResponse` once the request's models are served.
+
+        Raises:
+            ServingError: PERMISSION_DENIED when model management is off;
+                INVALID_ARGUMENT for a config that is refused (a base path
+                outside the operator's roots, among others), which then
+                changes nothing.
+        """
+        if self._reload_config is None:
+            raise ServingError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "Model management requests are disabled on this server; the operator can "
+                "enable them with --enable_model_management")
+        if request.config.WhichOneof("config") != "model_config_list":
+            raise invalid_argument(
+                "ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                "Only ModelConfigList is currently supported")
+        self._reload_config(request.config)
+        response = model_management_pb2.ReloadConfigResponse()
+        response.status.error_code = 0
+        return response
+
+
+def _then(future, convert):
+    """A Future of `convert(future.result())`, run where `future` completes."""
+    converted = concurrent.futures.Future()
+    converted.set_running_or_notify_cancel()
+
+    def done(source):
+        try:
+            converted.set_result(convert(source.result()))
+        except BaseException as error:
+            converted.set_exception(error)
+
+    future.add_done_callback(done)
+    return converted

@@ -1,15 +1,19 @@
 """TensorProto <-> NumPy, as TF Serving reads requests and writes responses.
 
 Requests may carry a tensor in its typed `*_val` fields or packed in
-`tensor_content`; `tf.make_ndarray` reads both. TF Serving answers with
-the typed fields (`tensor_content` only with
-`--enable_serialization_as_tensor_content`), so `to_tensor_proto` writes
-them the same way.
+`tensor_content`; `tf.make_ndarray` reads both. A proto may hold fewer
+values than its shape has elements (TensorFlow repeats the last one), so a
+39-byte tensor can claim a million rows: `to_ndarray` checks the claimed
+size against the server's limits before anything is allocated. TF Serving
+answers with the typed fields (`tensor_content` only with
+`--enable_serialization_as_tensor_content`), and so does `to_tensor_proto`.
 """
+
+import math
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 from serving.errors import invalid_argument
 
@@ -30,8 +34,43 @@ _TYPED_FIELDS = {
 }
 
 
-def to_ndarray(proto, alias):
-    """The NumPy array of a request's TensorProto; a bad one is INVALID_ARGUMENT."""
+def dtype_name(enum):
+    """TensorFlow's name of a DataType enum: "float", "string", "int64"."""
+    try:
+        return types_pb2.DataType.Name(enum)[3:].lower()
+    except ValueError:
+        return f"unknown dtype {enum}"
+
+
+def shape_of(proto):
+    """The dims a TensorProto claims, or None for an unknown rank."""
+    if proto.tensor_shape.unknown_rank:
+        return None
+    return [dim.size for dim in proto.tensor_shape.dim]
+
+
+def to_ndarray(proto, alias, max_rows=None, max_elements=None):
+    """The NumPy array of a request's TensorProto.
+
+    Args:
+        proto: The TensorProto.
+        alias: The input's name, for messages.
+        max_rows: The most rows (dimension 0) a tensor may have, or None.
+        max_elements: The most elements a tensor may have, or None.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT for a tensor over a limit (the
+            message names it) or one that cannot be parsed.
+    """
+    shape = shape_of(proto)
+    if shape and max_rows is not None and shape[0] > max_rows:
+        raise invalid_argument(
+            f"Input {alias} has {shape[0]} rows (batch elements); this server takes at most "
+            f"{max_rows} per request (--max_request_rows)")
+    if shape is not None and max_elements is not None and math.prod(shape) > max_elements:
+        raise invalid_argument(
+            f"Input {alias} has {math.prod(shape)} elements; this server takes at most "
+            f"{max_elements} per tensor")
     try:
         return tf.make_ndarray(proto)
     except Exception:  # wrong element counts, unknown dtypes, bad content

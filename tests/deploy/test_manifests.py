@@ -36,7 +36,7 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.protos import BatchingParameters, MonitoringConfig
+from serving.server_config_pb2 import BatchingParameters, MonitoringConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -222,7 +222,7 @@ def models_on_disk():
 
 # --------------------------------------------------------------------------
 # TF Serving's config protos: MonitoringConfig and BatchingParameters are not
-# in the tensorflow-serving-api package; serving/protos.py builds them.
+# in the tensorflow-serving-api package; serving/server_config.proto defines them.
 
 
 def parse_text_proto(path, message_class):

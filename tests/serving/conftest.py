@@ -78,6 +78,8 @@ def server(models, tmp_path_factory):
     monitoring = directory / "monitoring.config"
     monitoring.write_text('prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n')
     running = Server([f"--model_config_file={config}", f"--monitoring_config_file={monitoring}",
-                      "--file_system_poll_wait_seconds=0"])
+                      "--file_system_poll_wait_seconds=0",
+                      # test_grpc_accepts_messages_over_4_mib sends 1,400,000 rows
+                      "--max_request_rows=1500000"])
     yield running
     running.stop()

@@ -101,8 +101,11 @@ class Harness:
         self.models = []
         self.clients = []
 
-    def scheduler(self, batching_parameters, on_batch=None):
-        scheduler = BatchScheduler(batching_parameters, on_batch=on_batch)
+    def scheduler(self, batching_parameters, on_batch=None, run_idle_queues=False):
+        # TF Serving's rule (wait for the timeout or a full batch) unless a
+        # test asks for the server's.
+        scheduler = BatchScheduler(batching_parameters, on_batch=on_batch,
+                                   run_idle_queues=run_idle_queues)
         self.schedulers.append(scheduler)
         return scheduler
 
@@ -241,6 +244,23 @@ def test_full_batch_runs_without_waiting_for_the_timeout(harness):
         [6.0],
     ]
     assert model.batch_sizes() == [4]
+
+
+def test_an_idle_queue_runs_at_once_and_batches_what_arrives_meanwhile(harness):
+    # The server's rule: the timeout is an hour, yet a lone request runs at
+    # once; requests arriving while it runs wait for it, then run together.
+    scheduler = harness.scheduler(
+        parameters(max_batch_size=8, batch_timeout_micros=3_600_000_000, num_batch_threads=1),
+        run_idle_queues=True)
+    model = harness.model(hold_first=True)
+    first = harness.submit(scheduler, KEY, rows(0.0), model)
+    model.wait_until_running()
+    later = [harness.submit(scheduler, KEY, rows(float(i)), model) for i in (1, 2, 3)]
+    wait_for_enqueued(scheduler, KEY, 3)
+    model.release()
+    assert first.result(timeout=WAIT)["y"].tolist() == [0.0]
+    assert [f.result(timeout=WAIT)["y"].tolist() for f in later] == [[2.0], [4.0], [6.0]]
+    assert model.batch_sizes() == [1, 3]
 
 
 def test_a_request_that_does_not_fit_starts_the_next_batch(harness):

@@ -5,6 +5,7 @@ gets TF Serving's error."""
 
 import re
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -14,6 +15,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.serving.conftest import Server
+from tests.serving.saved_models import write_slow_model
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -59,29 +61,37 @@ def test_concurrent_requests_are_batched_and_counted(models, tmp_path):
     assert code == 0
 
 
-def test_grpc_requests_are_batched_and_a_client_giving_up_costs_no_one_else(models, tmp_path):
+def test_grpc_requests_get_their_own_rows_and_a_client_giving_up_costs_no_one_else(
+        models, tmp_path):
     """Small gRPC requests are queued on the event loop, large ones (over
     16 KiB) decoded on a thread; both kinds get their own rows back. A
-    client whose deadline passes while its request waits in a batch leaves
-    the others of that batch their answers."""
+    client whose deadline passes while its request waits for a batch
+    leaves the others of that batch their answers."""
     parameters = tmp_path / "batching.config"
     parameters.write_text("max_batch_size { value: 20000 }\n"
-                          "batch_timeout_micros { value: 1000000 }\n")
-    server = Server([f"--model_base_path={models / 'half_plus_three'}",
-                     "--model_name=half_plus_three", "--enable_batching",
+                          "batch_timeout_micros { value: 1000000 }\n"
+                          "num_batch_threads { value: 1 }\n")
+    write_slow_model(tmp_path / "slow" / "1")
+    config = tmp_path / "models.config"
+    config.write_text("model_config_list {\n" + "".join(
+        f"  config {{ name: '{name}' base_path: '{path}' }}\n"
+        for name, path in (("half_plus_three", models / "half_plus_three"),
+                           ("slow", tmp_path / "slow"))) + "}\n")
+    server = Server([f"--model_config_file={config}", "--enable_batching",
                      f"--batching_parameters_file={parameters}"])
     sizes = [1, 2, 8000, 3, 10000]  # 8000 floats: 32 KB
     answers = {}
 
-    def request(values):
+    def request(model, values, dtype=np.float32):
         message = predict_pb2.PredictRequest()
-        message.model_spec.name = "half_plus_three"
-        message.inputs["x"].CopyFrom(tf.make_tensor_proto(np.asarray(values, np.float32)))
+        message.model_spec.name = model
+        message.inputs["n" if model == "slow" else "x"].CopyFrom(
+            tf.make_tensor_proto(np.asarray(values, dtype)))
         return message
 
     def client(index, stub):
         values = np.arange(sizes[index], dtype=np.float32) + index
-        response = stub.Predict(request(values), timeout=60)
+        response = stub.Predict(request("half_plus_three", values), timeout=60)
         answers[index] = (values, tf.make_ndarray(response.outputs["y"]))
 
     try:
@@ -93,17 +103,21 @@ def test_grpc_requests_are_batched_and_a_client_giving_up_costs_no_one_else(mode
                 thread.start()
             for thread in threads:
                 thread.join(60)
-            # Both wait for the 1 s batch timeout; the first gives up at 0.2 s.
-            impatient = stub.Predict.future(request([1.0]), timeout=0.2)
-            patient = stub.Predict.future(request([2.0]), timeout=30)
+            # A long batch runs at once (its queue is idle); the next two
+            # requests wait for it, and the first of them gives up at 0.2 s.
+            running = stub.Predict.future(request("slow", [3_000_000], np.int64), timeout=60)
+            time.sleep(0.3)
+            impatient = stub.Predict.future(request("slow", [10], np.int64), timeout=0.2)
+            patient = stub.Predict.future(request("slow", [10], np.int64), timeout=60)
             with pytest.raises(grpc.RpcError) as gave_up:
                 impatient.result()
-            answer = tf.make_ndarray(patient.result().outputs["y"])
+            answer = tf.make_ndarray(patient.result().outputs["total"])
+            running.result()
     finally:
         code, _ = server.stop()
     assert sorted(answers) == list(range(len(sizes)))
     for values, outputs in answers.values():
         np.testing.assert_allclose(outputs, values / 2 + 4)
     assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert answer.tolist() == [5.0]
+    assert answer.tolist() == [45]  # 0 + 1 + ... + 9
     assert code == 0

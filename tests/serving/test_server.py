@@ -72,12 +72,6 @@ def test_predict_row_and_columnar(server, path, expected):
     assert ok(rest(server, "POST", path, {"inputs": [1, 2, 5]})) == {"outputs": expected}
 
 
-def test_predict_formats_like_tf_serving(server):
-    response = rest(server, "POST", f"/v1/models/{MODEL}/versions/1:predict",
-                    {"instances": [1.0, 2.0, 5.0]})
-    assert response.text == '{\n    "predictions": [3.5, 4.0, 5.5\n    ]\n}'
-
-
 def test_named_inputs_outputs_and_bytes(server):
     path = f"/v1/models/{MODEL}/versions/1:predict"
     rows = ok(rest(server, "POST", path, {"signature_name": "two_inputs",
@@ -143,7 +137,7 @@ BAD_REQUESTS = [
     ("POST", P, b'{"instances": [{"x": 1.0, "y": 2.0}]}', 400, "does not have named input: y"),
     ("POST", P, b"{" * 5000, 400, "JSON Parse error"),
     ("POST", P, b'{"instances": ' + b"[" * 100000 + b"]" * 100000 + b"}", 400, "JSON Parse error"),
-    ("POST", P, b'{"instances": ["\xff\xfe"]}', 400, "is not of expected type: float"),
+    ("POST", P, b'{"instances": ["\xff\xfe"]}', 400, "JSON Parse error: Invalid encoding"),
     ("POST", P, b"\xff\xfe", 400, "JSON Parse error: Invalid value. at offset: 0"),
     ("POST", P, b'{"instances": [1.0]', 400, "JSON Parse error"),
     ("POST", P, b'{"instances": [1.0]} trailing', 200, ""),  # TF Serving ignores the rest
@@ -163,13 +157,16 @@ BAD_REQUESTS = [
      "Unexpected element type in feature: x"),
     ("POST", P.replace(":predict", ":regress"), b'{"examples": [{"x": [[1]]}]}', 400,
      "unexpected JSON type: Array"),
-    ("POST", P.replace(":predict", ":regress"), b'{"examples": [{"x": 1.0}]}', 400,
-     "Input to the signature must be serialized tf.Examples"),
     ("POST", P.replace(":predict", ":classify"), b'{"signature_name": "x", "examples": [{}]}',
      400, "No signature was found with the name: x"),
     ("POST", P.replace(":predict", ":classify"),
      b'{"signature_name": "tensorflow/serving/regress", "examples": [{"x": 1.0}]}', 400,
-     'at least one of "classes" or "scores"'),
+     "Expected classify signature method_name to be tensorflow/serving/classify. "
+     "Was: tensorflow/serving/regress"),
+    ("POST", P.replace(":predict", ":classify"), b'{"examples": [{"x": 1.0}]}', 400,
+     "Was: tensorflow/serving/predict"),  # serving_default is a predict signature
+    ("POST", P.replace(":predict", ":regress"), b'{"examples": [{"x": 1.0}]}', 400,
+     "Expected regress signature method_name"),
     ("POST", "/v1/models/nope:predict", b'{"instances": [1.0]}', 404,
      "Servable not found for request: Latest(nope)"),
     ("POST", "/v1/models/nope:predict", b"x", 400, "JSON Parse error"),  # parsed first
@@ -324,9 +321,9 @@ def test_grpc_metadata_and_status(channel):
     status.model_spec.name = MODEL
     assert [s.version for s in models.GetModelStatus(status, timeout=30).model_version_status] == [2, 1]
     reload = model_management_pb2.ReloadConfigRequest()
-    reload.config.custom_model_config.type_url = "x"
+    reload.config.model_config_list.config.add(name="x", base_path="/tmp")
     code, details = rpc_error(models.HandleReloadConfigRequest, reload)
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "Only ModelConfigList" in details
+    assert code == grpc.StatusCode.PERMISSION_DENIED and "--enable_model_management" in details
 
 
 def test_long_grpc_errors_are_truncated(channel):
@@ -348,7 +345,7 @@ def test_prometheus_metrics_count_both_protocols(server, channel):
     response = rest(server, "GET", "/monitoring/prometheus/metrics")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
     text = response.text
-    assert "# TYPE :tensorflow:serving:request_count counter" in text
+    assert "# TYPE :tensorflow:serving:request_latency histogram" in text
     assert f':tensorflow:serving:request_count{{model_name="{MODEL}",status="OK"}}' in text
     assert ':tensorflow:serving:request_count{model_name="nope",status="NOT_FOUND"}' in text
     for entrypoint, api in (("REST", "predict"), ("GRPC", "Predict")):
