@@ -37,6 +37,7 @@ from serving.errors import ServingError, invalid_argument, not_found
 from serving.servable import Servable, status_of
 
 State = get_model_status_pb2.ModelVersionStatus.State
+AVAILABLE = State.AVAILABLE  # read on every request: the enum wrapper's lookup is slow
 log = logging.getLogger("serving")
 
 
@@ -110,7 +111,7 @@ class Model:
         return self.config.name
 
     def available(self):
-        return sorted(n for n, v in self.versions.items() if v.state == State.AVAILABLE)
+        return sorted(n for n, v in self.versions.items() if v.state == AVAILABLE)
 
 
 def versions_on_disk(base_path):
@@ -201,7 +202,7 @@ class ModelManager:
                 for label, number in labels.items():
                     version = model.versions.get(number)
                     if not self.options.allow_labels_for_unavailable and (
-                        version is None or version.state != State.AVAILABLE
+                        version is None or version.state != AVAILABLE
                     ):
                         raise ConfigError(
                             f"Request to assign label to version {number} of model {name}, "
@@ -265,11 +266,11 @@ class ModelManager:
         # Availability first: drop the others only once an aspired one serves,
         # or when nothing is aspired any more.
         serving_aspired = any(
-            model.versions[n].state == State.AVAILABLE for n in wanted if n in model.versions
+            model.versions[n].state == AVAILABLE for n in wanted if n in model.versions
         )
         if serving_aspired or not wanted:
             for number, version in list(model.versions.items()):
-                if number not in wanted and version.state == State.AVAILABLE:
+                if number not in wanted and version.state == AVAILABLE:
                     self._unload(model, version)
 
     def _load_version(self, model, version):
@@ -299,7 +300,7 @@ class ModelManager:
             # cancelled this version while it loaded.
             cancelled = version.state != State.LOADING
             if not cancelled:
-                version.servable, version.error, version.state = servable, None, State.AVAILABLE
+                version.servable, version.error, version.state = servable, None, AVAILABLE
         if cancelled:
             servable.close()
             return
@@ -343,7 +344,7 @@ class ModelManager:
                     return  # cancelled while this timer waited for the lock
                 version.retry = None
             self._load_version(model, version)
-            if version.state == State.AVAILABLE:
+            if version.state == AVAILABLE:
                 # Availability first: what this version replaces can go now,
                 # without waiting for the next poll (there may be none).
                 self._poll_model(model)
@@ -359,7 +360,7 @@ class ModelManager:
                         f"Loading cancelled after attempt {version.failed_attempts} of "
                         f"{self._attempts()} failed: {version.load_error.message}")
                 version.state = State.END
-            if version.state != State.AVAILABLE:
+            if version.state != AVAILABLE:
                 return
             version.state = State.UNLOADING
         with version.idle:
@@ -414,7 +415,7 @@ class ModelManager:
                 chosen = model.versions[available[-1]]
             else:
                 chosen = model.versions.get(version) if model else None
-                if chosen is None or chosen.state != State.AVAILABLE:
+                if chosen is None or chosen.state != AVAILABLE:
                     raise not_found(f"Servable not found for request: Specific({name}, {version})")
             with chosen.idle:
                 chosen.in_flight += 1

@@ -8,9 +8,8 @@ status lives here.
 
 Dropped on purpose from TF Serving's rapidjson: bodies are read by Python's
 `json`, so a parse error gives Python's offset and names only the common
-faults, a repeated key keeps its last value and an overflowing literal such
-as 1e999 reads as Infinity; responses are compact JSON, not rapidjson's
-pretty-printed layout.
+faults, and a repeated key keeps its last value; responses are compact JSON,
+not rapidjson's pretty-printed layout.
 """
 
 import base64
@@ -480,13 +479,7 @@ def _tensor_json(alias, tensor):
         raise invalid_argument(
             f"Failed to write JSON value for tensor type: {dtype_name(tensor.dtype)}"
         )
-    field, numpy_type = _VALUE_FIELDS[tensor.dtype]
-    shape = [dim.size for dim in tensor.tensor_shape.dim]
-    values = getattr(tensor, field)
-    if tensor.tensor_content or len(values) != math.prod(shape):
-        array = to_ndarray(tensor, alias)
-    else:
-        array = np.asarray(values, numpy_type).reshape(shape)
+    array = to_ndarray(tensor, alias)
     if tensor.dtype == types_pb2.DT_FLOAT:
         return _shortest_float32(array).tolist()
     if tensor.dtype != types_pb2.DT_STRING:
@@ -502,7 +495,10 @@ def _tensor_json(alias, tensor):
 
 def _shortest_float32(values):
     """float64s whose repr is the shortest decimal that reads back as each float32."""
-    return np.asarray(values, np.float32).astype(str).astype(np.float64)
+    values = np.asarray(values, np.float32)
+    if values.size <= 16:  # NumPy's vectorised path costs more for a few values
+        return np.array([float(str(value)) for value in values.flat]).reshape(values.shape)
+    return values.astype(str).astype(np.float64)
 
 
 # --- Classify and regress ----------------------------------------------------

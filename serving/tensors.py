@@ -34,6 +34,18 @@ _TYPED_FIELDS = {
 }
 
 
+# DataType enum -> (typed field, NumPy type) where the field holds the dtype
+# itself, so its values convert without a cast that could change them.
+_TYPED_ARRAYS = {
+    types_pb2.DT_FLOAT: ("float_val", np.float32),
+    types_pb2.DT_DOUBLE: ("double_val", np.float64),
+    types_pb2.DT_INT32: ("int_val", np.int32),
+    types_pb2.DT_INT64: ("int64_val", np.int64),
+    types_pb2.DT_BOOL: ("bool_val", np.bool_),
+    types_pb2.DT_STRING: ("string_val", object),
+}
+
+
 def dtype_name(enum):
     """TensorFlow's name of a DataType enum: "float", "string", "int64"."""
     try:
@@ -71,6 +83,12 @@ def to_ndarray(proto, alias, max_rows=None, max_elements=None):
         raise invalid_argument(
             f"Input {alias} has {math.prod(shape)} elements; this server takes at most "
             f"{max_elements} per tensor")
+    typed = _TYPED_ARRAYS.get(proto.dtype)
+    if typed is not None and shape is not None and not proto.tensor_content:
+        field, numpy_type = typed
+        values = getattr(proto, field)
+        if len(values) == math.prod(shape):  # the common case, without TensorFlow's checks
+            return np.array(values, numpy_type).reshape(shape)
     try:
         return tf.make_ndarray(proto)
     except Exception:  # wrong element counts, unknown dtypes, bad content
