@@ -1,20 +1,5 @@
-"""Which models to serve: the ModelServerConfig text proto and its checks.
-
-The operator names models either with `--model_name`/`--model_base_path`
-or with `--model_config_file`, a `ModelServerConfig` in protobuf text
-format (parsed with `text_format` into the `tensorflow-serving-api`
-message). The checks are TF Serving's, with its messages: only a
-`model_config_list`, unique names, the `tensorflow` platform, and
-absolute base paths.
-
-With no flags at all the server serves the repository's pretrained zoo:
-`savedmodels/models.config`, whose base paths are `/models/NAME` (where
-the stock `tensorflow/serving` image sees the directory when it is
-mounted there), read with `/models` standing for `savedmodels/` itself.
-Base paths come from the operator's flags or config file. A client's
-`HandleReloadConfigRequest`, where the operator allows it, may name only
-paths that `check_under_roots` finds under the operator's roots (by
-default those of `model_roots`).
+"""Which models to serve: the `ModelServerConfig` text proto, TF Serving's checks of it,
+and the model roots that a reload's base paths must lie under.
 """
 
 import os
@@ -25,7 +10,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 REPOSITORY_MODELS = pathlib.Path(__file__).resolve().parent.parent / "savedmodels"
 REPOSITORY_CONFIG = REPOSITORY_MODELS / "models.config"
-# Where the stock image mounts the models; models.config names this root.
+# Where the stock `tensorflow/serving` image mounts the models; models.config names this root.
 CONTAINER_MODELS_ROOT = "/models"
 PLATFORM = "tensorflow"
 
@@ -50,7 +35,7 @@ def read_text_proto(path, message, what):
 
 
 def read_config_file(path):
-    """A `ModelServerConfig` from a text-format file."""
+    """A `ModelServerConfig` from a text-format file (`--model_config_file`)."""
     return read_text_proto(path, model_server_config_pb2.ModelServerConfig(), "model config file")
 
 
@@ -65,12 +50,10 @@ def single_model_config(name, base_path):
 
 
 def repository_config():
-    """`savedmodels/models.config` with `/models` read as `savedmodels/`."""
+    """The zoo served with no flags: savedmodels/models.config, `/models` read as savedmodels/."""
     config = read_config_file(REPOSITORY_CONFIG)
     for model in config.model_config_list.config:
-        if model.base_path == CONTAINER_MODELS_ROOT or model.base_path.startswith(
-            CONTAINER_MODELS_ROOT + "/"
-        ):
+        if (model.base_path + "/").startswith(CONTAINER_MODELS_ROOT + "/"):
             model.base_path = str(REPOSITORY_MODELS) + model.base_path[len(CONTAINER_MODELS_ROOT):]
     return config
 
@@ -78,10 +61,8 @@ def repository_config():
 def check_config(config):
     """Raises `ConfigError` with TF Serving's message unless `config` is servable."""
     if config.WhichOneof("config") == "custom_model_config":
-        raise ConfigError(
-            "ServerModelConfig type not supported by HandleReloadConfigRequest. "
-            "Only ModelConfigList is currently supported"
-        )
+        raise ConfigError("ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                          "Only ModelConfigList is currently supported")
     seen = set()
     for model in config.model_config_list.config:
         if not model.name:
@@ -90,18 +71,14 @@ def check_config(config):
             raise ConfigError(f"Illegal to list model {model.name} multiple times in config list")
         seen.add(model.name)
         if model.model_type and model.model_platform:
-            raise ConfigError(
-                f"Illegal setting both model_type(deprecated) and model_platform for "
-                f"model {model.name}"
-            )
+            raise ConfigError(f"Illegal setting both model_type(deprecated) and model_platform "
+                              f"for model {model.name}")
         platform = model.model_platform or PLATFORM
         if platform != PLATFORM:
             raise ConfigError(f"Model {model.name} requests unsupported platform {platform}")
         if not (model.base_path.startswith("/") or "://" in model.base_path):
-            raise ConfigError(
-                f"Expected model {model.name} to have an absolute path or URI; "
-                f"got base_path()={model.base_path}"
-            )
+            raise ConfigError(f"Expected model {model.name} to have an absolute path or URI; "
+                              f"got base_path()={model.base_path}")
         policy = model.model_version_policy
         if policy.WhichOneof("policy_choice") == "specific" and not policy.specific.versions:
             raise ConfigError(f"Model {model.name}: the specific version policy lists no versions")
@@ -127,22 +104,11 @@ def _is_under(path, root):
 
 
 def check_under_roots(config, roots):
-    """Returns `config` if every model's base path lies under one of `roots`.
+    """Returns `config` if every model's base path lies under one of `roots` (or is one).
 
-    Paths are compared resolved (`os.path.realpath`: symlinks and `..`
-    followed), so neither `/srv/models/../etc` nor a symlink under a root
-    that points elsewhere gets out. A base path equal to a root is allowed.
-
-    Args:
-        config: A `ModelServerConfig`.
-        roots: Directory paths (relative ones are taken from the current
-            directory).
-
-    Raises:
-        ConfigError: A base path is outside every root, or is a URI,
-            relative, empty or holds a NUL byte (only absolute local paths
-            can be checked); the message names the model, its base path
-            and the allowed roots.
+    Paths are compared resolved (`os.path.realpath`), so neither `/srv/models/../etc` nor a
+    symlink under a root that points elsewhere gets out. Otherwise, or for a path that is not
+    absolute and local, `ConfigError` names the model, its base path and the allowed roots.
     """
     resolved = []
     for root in roots:
@@ -153,8 +119,7 @@ def check_under_roots(config, roots):
     for model in config.model_config_list.config:
         problem = _local_path_problem(model.base_path)
         if problem is None and not any(
-            _is_under(os.path.realpath(model.base_path), root) for root in resolved
-        ):
+                _is_under(os.path.realpath(model.base_path), root) for root in resolved):
             problem = "is not under an allowed model root"
         if problem is not None:
             raise ConfigError(f"Model {model.name}: base_path {model.base_path!r} {problem} "
@@ -163,14 +128,11 @@ def check_under_roots(config, roots):
 
 
 def model_roots(config):
-    """The default model roots: each base path's parent directory, resolved.
+    """The default model roots: each local base path's parent directory, resolved.
 
-    Used when the operator names no roots: a reload may then point a model
-    anywhere beside the startup models (the `/models/NAME` layout: any new
-    `/models/OTHER`), but nowhere else. Where a base path is a symlink, the
-    resolved parent of its target is a root too, so that the startup
-    models themselves stay allowed. Base paths that are URIs give no
-    root. The roots are deduplicated, in the config's order.
+    A reload may then point a model anywhere beside the startup models (with `/models/NAME`:
+    any `/models/OTHER`), but nowhere else. For a symlinked base path its target's parent is
+    a root too, so that the startup models themselves stay allowed. No duplicates, in order.
     """
     roots = []
     for model in config.model_config_list.config:

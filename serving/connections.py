@@ -1,14 +1,6 @@
-"""Connection limits for the REST port.
-
-aiohttp closes idle keep-alive connections but has no deadline for a
-request's headers and no cap on open connections, so stalled clients can
-take every file descriptor. A thin protocol around each aiohttp
-`RequestHandler` adds both; failing accepts are logged once per interval.
-
-    app = web.Application(middlewares=[limits_middleware, ...])
-    runner = web.AppRunner(app, keepalive_timeout=limits.idle_timeout_s, ...)
-    await runner.setup()
-    await start_rest_site(runner, host, port, limits)   # runner.cleanup() stops it
+"""REST connection limits: aiohttp has no deadline for a request's headers and no cap on open
+connections, so stalled clients could take every file descriptor. A protocol wrapping each
+aiohttp `RequestHandler` adds both; `start_rest_site` serves it, `limits_middleware` times it.
 """
 
 import asyncio
@@ -25,23 +17,13 @@ ACCEPT_ERROR = "socket.accept() out of system resource"  # asyncio's message
 
 @dataclasses.dataclass(frozen=True)
 class ConnectionLimits:
-    """Time and count limits of REST connections; every value must be positive.
+    """Time and count limits of REST connections; every value must be positive."""
 
-    Args:
-        header_timeout_s: From accept, or from a request's first byte, until
-            its headers are parsed and its handler runs; then it is closed.
-        idle_timeout_s: Keep-alive idle time between requests (aiohttp's
-            `keepalive_timeout`).
-        body_timeout_s: Time to read a request body (applied by the handler).
-        max_connections: Open REST connections at once; more get a 503.
-        accept_error_log_interval_s: Failing accepts are logged once per this.
-    """
-
-    header_timeout_s: float = 10
-    idle_timeout_s: float = 30
-    body_timeout_s: float = 30
-    max_connections: int = 1024
-    accept_error_log_interval_s: float = 60
+    header_timeout_s: float = 10  # from accept or a request's first byte until its handler runs
+    idle_timeout_s: float = 30  # between keep-alive requests (aiohttp's `keepalive_timeout`)
+    body_timeout_s: float = 30  # to read a request body (applied by the handler)
+    max_connections: int = 1024  # open at once; more get a 503
+    accept_error_log_interval_s: float = 60  # failing accepts and 503s are logged once per this
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -61,27 +43,25 @@ class _RateLimitedLog:
         self.suppressed, self.window = 0, None
 
     def event(self, *args):
-        if self.window is not None:
+        if self.window is None:
+            log.warning(self.message, *args)
+            self.window = self.loop.call_later(self.interval_s, self._close_window)
+        else:
             self.suppressed += 1
-            return
-        log.warning(self.message, *args)
-        self.window = self.loop.call_later(self.interval_s, self._close_window)
 
     def _close_window(self):
         self.window = None
-        if self.suppressed:
+        if self.suppressed:  # still failing: the next report comes one interval later
             log.warning(self.summary, self.suppressed, self.interval_s)
-            # Still failing: the next report comes one interval later.
             self.suppressed = 0
             self.window = self.loop.call_later(self.interval_s, self._close_window)
 
 
-class _LimitedConnection(asyncio.Protocol):
-    """Wraps one aiohttp RequestHandler: counts it, times its headers, or refuses it.
+_REFUSED = asyncio.Protocol()  # a refused connection's handler: drops whatever comes
 
-    Forwards the public asyncio Protocol interface only; aiohttp writes to the
-    transport directly and never sees this wrapper.
-    """
+
+class _LimitedConnection(asyncio.Protocol):
+    """Counts one aiohttp RequestHandler, times its headers, or refuses it (with a 503)."""
 
     def __init__(self, site):
         self.site, self.handler, self.transport = site, None, None
@@ -89,117 +69,86 @@ class _LimitedConnection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        site = self.site
-        if site.open >= site.limits.max_connections:
-            site.refusals.event(site.limits.max_connections)
+        site, limits = self.site, self.site.limits
+        if site.open >= limits.max_connections:
+            site.refusals.event(limits.max_connections)
             transport.write(site.refusal)
-            # Half-close and drain instead of closing with unread request bytes
-            # (a reset can destroy the 503 before the client reads it).
+            # Half-close and drain: closing with unread request bytes resets, losing the 503.
             if transport.can_write_eof():
                 transport.write_eof()
-            self.timer = site.loop.call_later(min(1.0, site.limits.header_timeout_s),
-                                              transport.abort)
+            self.handler = _REFUSED
+            self._start_clock(min(1.0, limits.header_timeout_s))
             return
         site.open += 1
         self.handler = site.runner.server()  # web.Server makes a RequestHandler
         self.handler.connection_made(transport)
-        self._arm()
+        self._start_clock(limits.header_timeout_s)
 
     def data_received(self, data):
-        if self.handler is None:
-            return  # refused: the request is read and dropped
-        # The first bytes of the next keep-alive request start the clock. Bytes
-        # arriving while a handler runs (its body, a pipelined request) do not;
-        # aiohttp's keep-alive timeout bounds a stall after such a request.
+        # A request's first bytes start the clock (a refused connection's runs until it closes),
+        # not those while a handler runs (its body, a pipelined request: keep-alive bounds them).
         if not self.busy and self.timer is None:
-            self._arm()
+            self._start_clock(self.site.limits.header_timeout_s)
         self.handler.data_received(data)
 
     def eof_received(self):
-        return self.handler.eof_received() if self.handler is not None else None
+        return self.handler.eof_received()
 
     def pause_writing(self):
-        if self.handler is not None:
-            self.handler.pause_writing()
+        self.handler.pause_writing()
 
     def resume_writing(self):
-        if self.handler is not None:
-            self.handler.resume_writing()
+        self.handler.resume_writing()
 
     def connection_lost(self, exc):
-        self._disarm()
-        if self.handler is not None:
+        self.stop_clock()
+        if self.handler is not _REFUSED:
             self.site.open -= 1
-            self.handler.connection_lost(exc)
-            self.handler = None
+        self.handler.connection_lost(exc)
 
-    def request_started(self):
-        """The handler runs: a model run may take long, so the header clock stops."""
-        self.busy = True
-        self._disarm()
+    def _start_clock(self, seconds):
+        """Closes the connection in `seconds`: refused, or without a request's complete headers."""
+        self.timer = self.site.loop.call_later(seconds, self._time_out)
 
-    def request_finished(self):
-        """The response is done; the clock restarts with the next request's bytes."""
-        self.busy = False
-
-    def _arm(self):
-        self.timer = self.site.loop.call_later(self.site.limits.header_timeout_s,
-                                               self._headers_timed_out)
-
-    def _disarm(self):
+    def stop_clock(self):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
-    def _headers_timed_out(self):
+    def _time_out(self):
         self.timer = None
-        log.debug("Closing REST connection %s: no complete request after %s s",
-                  self.transport.get_extra_info("peername"), self.site.limits.header_timeout_s)
+        if self.handler is not _REFUSED:
+            log.debug("Closing REST connection %s: no complete request after %s s",
+                      self.transport.get_extra_info("peername"), self.site.limits.header_timeout_s)
         self.transport.abort()
 
 
 @web.middleware
 async def limits_middleware(request, handler):
-    """Stops a connection's header clock while its request is handled.
-
-    Add it first in the application's `middlewares`. Connections not made by
-    `start_rest_site` pass through unchanged.
-
-    Args:
-        request: The aiohttp request.
-        handler: The next handler.
-
-    Returns:
-        The handler's response.
-    """
-    transport = request.transport
-    connection = transport.get_protocol() if transport is not None else None
+    """Stops the header clock while a request is handled (a model run may take long); add first."""
+    connection = request.transport and request.transport.get_protocol()
     if not isinstance(connection, _LimitedConnection):
         return await handler(request)
-    connection.request_started()
+    connection.busy = True
+    connection.stop_clock()
     try:
         return await handler(request)
     finally:
-        connection.request_finished()
+        connection.busy = False  # the clock restarts with the next request's bytes
 
 
 class _LimitedSite(web.BaseSite):
-    """A TCP site whose connections are `_LimitedConnection`s.
-
-    Registered with the runner like a `web.TCPSite`, so `runner.cleanup()`
-    stops its listener, then lets the requests in flight finish.
-    """
+    """A TCP site of `_LimitedConnection`s; `runner.cleanup()` stops it like a `web.TCPSite`."""
 
     def __init__(self, runner, host, port, limits):
         super().__init__(runner)
         self.runner, self.host, self.port, self.limits = runner, host, port, limits
         self.loop = asyncio.get_running_loop()
         self.open, self.listener = 0, None
-        body = json.dumps({"error": f"Too many open connections: the server's limit "
+        body = json.dumps({"error": "Too many open connections: the server's limit "
                                     f"(max_connections) is {limits.max_connections}"})
-        self.refusal = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
-                        f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                        f"{body}").encode()
+        self.refusal = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}").encode()
         self.refusals = _RateLimitedLog(
             self.loop, limits.accept_error_log_interval_s,
             "REST connection limit of %d reached: refusing connections with 503",
@@ -221,35 +170,14 @@ class _LimitedSite(web.BaseSite):
 
 
 async def start_rest_site(runner, host, port, limits):
-    """Serves `runner`'s application on host:port within `limits`.
-
-    Args:
-        runner: A set-up `web.AppRunner`; its `cleanup()` also stops this site.
-        host: The interface to listen on.
-        port: The port (0: any free one).
-        limits: A `ConnectionLimits`.
-
-    Returns:
-        The listening `asyncio.Server` (its `sockets` give the bound port).
-    """
+    """Serves set-up `runner` on host:port within `limits`; returns the listening asyncio.Server."""
     site = _LimitedSite(runner, host, port, limits)
     await site.start()
     return site.listener
 
 
 def install_accept_error_log(loop, interval_s):
-    """Makes `loop` log failing accepts (EMFILE, ENFILE...) once per interval.
-
-    Every other context goes to the previous exception handler, or to the
-    loop's default one, unchanged.
-
-    Args:
-        loop: The event loop.
-        interval_s: Seconds between two log lines about failing accepts.
-
-    Returns:
-        The installed exception handler.
-    """
+    """Has `loop` log failing accepts (EMFILE, ENFILE...) once per interval; returns the handler."""
     previous = loop.get_exception_handler()
     errors = _RateLimitedLog(
         loop, interval_s, "Cannot accept connections: %s (logged once per %s s)",
@@ -268,11 +196,7 @@ def install_accept_error_log(loop, interval_s):
 
 
 def raise_open_file_limit():
-    """Raises the soft limit of open files to the hard limit.
-
-    Returns:
-        The soft limit now in force.
-    """
+    """Raises the soft limit of open files to the hard limit; returns the soft limit now."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # An unlimited hard limit is not a value the kernel accepts as a soft one.
     if hard != resource.RLIM_INFINITY and soft != hard:

@@ -1,38 +1,19 @@
-"""Model management: versions on disk, policies, loading, labels, status.
+"""Model management, as TF Serving's AspiredVersionsManager and file-system source do it.
 
-What TF Serving's AspiredVersionsManager and file-system source do, in
-one class:
-
-* Each configured model's base path is scanned for numeric version
-  directories (`00042` is version 42; other names are ignored). The
-  version policy picks the aspired ones: `latest { num_versions: N }`
-  (default 1), `all {}`, or `specific { versions: ... }`.
-* An aspired version is loaded (states START -> LOADING -> AVAILABLE),
-  its warmup requests replayed before it becomes AVAILABLE. A failed
-  attempt is retried `--max_num_load_retries` times, each after
-  `--load_retry_interval_micros`; meanwhile the version stays LOADING
-  and its status says which attempt failed and when the next one runs.
-  The retries are timers, not sleeps: the other models and versions load
-  in the meantime. A load whose last attempt fails ends in state END with
-  the error, and the versions already serving keep serving.
-* A version that is no longer aspired is unloaded only once an aspired
-  version is AVAILABLE (availability first), and only after the requests
-  it is running finish (UNLOADING -> END).
-* Unloaded and failed versions stay listed in the status with END, as
-  TF Serving never forgets them.
-* `set_config` replaces the model set: new models are loaded, removed
-  models unloaded. Polling rescans the base paths every
-  `--file_system_poll_wait_seconds`.
+Versions are the numeric directories under a model's base path, loaded (START -> LOADING ->
+AVAILABLE) while its version policy aspires them, then unloaded (UNLOADING -> END). Unloaded
+and failed versions stay in the status with END, as TF Serving never forgets them.
 """
 
 import contextlib
+import dataclasses
 import logging
 import pathlib
 import threading
 
 from tensorflow_serving.apis import get_model_status_pb2
 
-from serving.config import ConfigError, check_config
+from serving.config import PLATFORM, ConfigError, check_config
 from serving.errors import ServingError, invalid_argument, not_found
 from serving.servable import Servable, status_of
 
@@ -41,41 +22,25 @@ AVAILABLE = State.AVAILABLE  # read on every request: the enum wrapper's lookup 
 log = logging.getLogger("serving")
 
 
+@dataclasses.dataclass
 class LoadOptions:
-    """How versions are loaded (the server's flags).
+    """How versions are loaded (the server's flags); `max_load_retries=0`: one attempt only."""
 
-    `max_load_retries` failed attempts are retried (0: one attempt only),
-    each `load_retry_interval_seconds` after the failure.
-    """
+    tags: tuple = ("serve",)
+    enable_warmup: bool = True
+    warmup_iterations: int = 1
+    check_method_names: bool = False
+    max_load_retries: int = 5
+    load_retry_interval_seconds: float = 60.0
+    allow_labels_for_unavailable: bool = False
+    session_config: object = None
 
-    def __init__(
-        self,
-        tags=("serve",),
-        enable_warmup=True,
-        warmup_iterations=1,
-        check_method_names=False,
-        max_load_retries=5,
-        load_retry_interval_seconds=60.0,
-        allow_labels_for_unavailable=False,
-        session_config=None,
-    ):
-        self.tags = tuple(tags)
-        self.enable_warmup = enable_warmup
-        self.warmup_iterations = warmup_iterations
-        self.check_method_names = check_method_names
-        self.max_load_retries = max_load_retries
-        self.load_retry_interval_seconds = load_retry_interval_seconds
-        self.allow_labels_for_unavailable = allow_labels_for_unavailable
-        self.session_config = session_config
+    def __post_init__(self):
+        self.tags = tuple(self.tags)
 
 
 class Version:
-    """One version of a model: its state, error, servable and requests in flight.
-
-    `error` is what the status reports; `load_error` is the last attempt's
-    own error, `failed_attempts` how many attempts failed, and `retry` the
-    timer of the pending retry (None when none is pending).
-    """
+    """A model's version: `error` is what its status reports, `load_error` the last attempt's."""
 
     def __init__(self, number, path):
         self.number = number
@@ -84,10 +49,14 @@ class Version:
         self.error = None
         self.load_error = None
         self.failed_attempts = 0
-        self.retry = None
+        self.retry = None  # the pending retry's Timer
         self.servable = None
         self.in_flight = 0
         self.idle = threading.Condition()
+
+    def report_load_error(self, prefix):
+        """Reports the last failed attempt's error, its message behind `prefix`."""
+        self.error = ServingError(self.load_error.code, prefix + self.load_error.message)
 
     def status_proto(self):
         status = get_model_status_pb2.ModelVersionStatus(version=self.number, state=self.state)
@@ -99,33 +68,24 @@ class Version:
 
 
 class Model:
-    """A configured model and the versions seen for it."""
+    """A configured model, the versions seen for it and its labels."""
 
-    def __init__(self, config):
-        self.config = config
+    def __init__(self, name):
+        self.name = name
+        self.config = None  # its ModelConfig, set by set_config
         self.versions = {}  # number -> Version
         self.labels = {}  # label -> version number
-
-    @property
-    def name(self):
-        return self.config.name
-
-    def available(self):
-        return sorted(n for n, v in self.versions.items() if v.state == AVAILABLE)
 
 
 def versions_on_disk(base_path):
     """Version number -> directory under `base_path`; raises OSError if unreadable."""
-    found = {}
-    for child in pathlib.Path(base_path).iterdir():
-        if child.is_dir() and child.name.isdigit():
-            # A duplicate spelling (7 and 007): the later one wins, as in TF Serving.
-            found[int(child.name)] = child
-    return found
+    # A duplicate spelling (7 and 007): the later one wins, as in TF Serving.
+    return {int(child.name): child for child in pathlib.Path(base_path).iterdir()
+            if child.is_dir() and child.name.isdigit()}
 
 
 def aspired(policy, numbers):
-    """The version numbers the policy wants, from those on disk."""
+    """The version numbers the policy wants, from those on disk (default: the latest)."""
     choice = policy.WhichOneof("policy_choice")
     if choice == "all":
         return set(numbers)
@@ -135,82 +95,62 @@ def aspired(policy, numbers):
     return set(sorted(numbers)[-max(count, 1):])
 
 
-class ModelManager:
-    """Loads, serves and unloads the configured models' versions.
+def labelled(model, label, version):
+    """The version number `label` names, or `version` when there is no label."""
+    if not label:
+        return version
+    if model is None or label not in model.labels:
+        raise invalid_argument(f"Unrecognized servable version label: {label}")
+    return model.labels[label]
 
-    Args:
-        options: A `LoadOptions`.
-        load: Builds a servable from a version directory (a test seam;
-            default `Servable`).
-    """
+
+class ModelManager:
+    """Loads, serves and unloads the models' versions; `load(path) -> Servable`: a test seam."""
 
     def __init__(self, options=None, load=None):
         self.options = options or LoadOptions()
-        self._load = load or (
-            lambda path: Servable(path, self.options.tags, self.options.session_config)
-        )
+        self._load = load or (lambda path: Servable(path, self.options.tags,
+                                                    self.options.session_config))
         self._models = {}  # name -> Model
         self._retired = {}  # name -> Model removed from the config (status only)
         self._lock = threading.RLock()
-        self._poll_lock = threading.Lock()  # one scan at a time
+        self._poll_lock = threading.Lock()  # one scan or load at a time
         self._stopping = threading.Event()
         self._poller = None
-
-    # --- Configuration -----------------------------------------------------
 
     def set_config(self, config):
         """Serves exactly the models of `config`; returns once they are scanned.
 
-        New models are loaded, removed ones unloaded, changed version
-        policies applied. Version labels are checked after loading. A
-        version whose first attempt failed is LOADING on return, its
-        retries pending on a timer.
-
         Raises:
-            ConfigError: The config is invalid (TF Serving's message); the
-                current model set is left as it was.
+            ConfigError: The config is invalid (TF Serving's message; the model set is left as
+                it was), or a label names a version not available once scanned.
         """
         check_config(config)
         wanted = {m.name: m for m in config.model_config_list.config}
         with self._lock:
             for name, model in self._models.items():
-                if name in wanted and (model.config.model_platform or "tensorflow") != (
-                    wanted[name].model_platform or "tensorflow"
-                ):
+                if name in wanted and (wanted[name].model_platform or PLATFORM) != (
+                        model.config.model_platform or PLATFORM):
                     raise ConfigError(f"Illegal to change a model's platform. For model {name}")
-            removed = [m for n, m in self._models.items() if n not in wanted]
+            removed = [self._models.pop(n) for n in list(self._models) if n not in wanted]
+            self._retired.update((model.name, model) for model in removed)
             for name, model_config in wanted.items():
-                model = self._models.get(name) or self._retired.pop(name, None)
-                if model is None:
-                    model = Model(model_config)
+                model = self._models.get(name) or self._retired.pop(name, None) or Model(name)
                 model.config = model_config
                 self._models[name] = model
-            for model in removed:
-                del self._models[model.name]
-                self._retired[model.name] = model
-        for model in removed:
-            for version in list(model.versions.values()):
-                self._unload(model, version)
+        self._unload_all(removed)
         self.poll()
-        self._apply_labels(wanted)
-
-    def _apply_labels(self, wanted):
         with self._lock:
             for name, model_config in wanted.items():
                 model = self._models[name]
-                labels = dict(model_config.version_labels)
-                for label, number in labels.items():
+                for number in model_config.version_labels.values():
                     version = model.versions.get(number)
                     if not self.options.allow_labels_for_unavailable and (
-                        version is None or version.state != AVAILABLE
-                    ):
+                            version is None or version.state != AVAILABLE):
                         raise ConfigError(
                             f"Request to assign label to version {number} of model {name}, "
-                            "which is not currently available for inference"
-                        )
-                model.labels = labels
-
-    # --- Polling and loading ----------------------------------------------
+                            "which is not currently available for inference")
+                model.labels = dict(model_config.version_labels)
 
     def start_polling(self, seconds):
         """Rescans the base paths every `seconds` (> 0) in a daemon thread."""
@@ -244,13 +184,11 @@ class ModelManager:
         except OSError as error:
             log.error("Could not find base path %s for servable %s with error %s",
                       base, model.name, error)
-            on_disk = None
-        if on_disk is not None and not on_disk:
+            return  # keep what is serving, try again next poll
+        if not on_disk:
             log.warning(
                 "No versions of servable %s found under base path %s. Did you forget to "
                 "name your leaf directory as a number (eg. '/1/')?", model.name, base)
-        if on_disk is None:
-            return  # unreadable: keep what is serving, try again next poll
         wanted = aspired(model.config.model_version_policy, on_disk)
         for number in sorted(wanted, reverse=True):
             version = model.versions.get(number)
@@ -259,26 +197,17 @@ class ModelManager:
                 with self._lock:
                     model.versions[number] = version
                 self._load_version(model, version)
-        # A version gone from disk or from the policy is not worth retrying.
-        for number, version in list(model.versions.items()):
-            if number not in wanted and version.state == State.LOADING:
-                self._unload(model, version)
-        # Availability first: drop the others only once an aspired one serves,
-        # or when nothing is aspired any more.
-        serving_aspired = any(
-            model.versions[n].state == AVAILABLE for n in wanted if n in model.versions
-        )
-        if serving_aspired or not wanted:
+        # A version gone from disk or from the policy is not worth retrying. Availability
+        # first: drop the others only once an aspired one serves, or none is aspired.
+        replaceable = not wanted or any(
+            model.versions[n].state == AVAILABLE for n in wanted if n in model.versions)
+        for state in (State.LOADING, AVAILABLE) if replaceable else (State.LOADING,):
             for number, version in list(model.versions.items()):
-                if number not in wanted and version.state == AVAILABLE:
+                if number not in wanted and version.state == state:
                     self._unload(model, version)
 
     def _load_version(self, model, version):
-        """One attempt at loading `version`, warmup included (under the poll lock).
-
-        A failure schedules the next attempt (`_load_failed`); a success
-        makes the version AVAILABLE unless it was cancelled meanwhile.
-        """
+        """One attempt at loading `version`, warmup included (under the poll lock)."""
         with self._lock:
             if version.state not in (State.START, State.LOADING):
                 return  # cancelled before this attempt began
@@ -287,8 +216,7 @@ class ModelManager:
             servable = self._load(version.path)
             if self.options.enable_warmup:
                 try:
-                    servable.warmup(self.options.warmup_iterations,
-                                    self.options.check_method_names)
+                    servable.warmup(self.options.warmup_iterations, self.options.check_method_names)
                 except Exception:
                     servable.close()
                     raise
@@ -296,8 +224,7 @@ class ModelManager:
             self._load_failed(model, version, status_of(error))
             return
         with self._lock:
-            # Removing the model unloads it without the poll lock: it may have
-            # cancelled this version while it loaded.
+            # Removing the model unloads it without the poll lock, maybe during this load.
             cancelled = version.state != State.LOADING
             if not cancelled:
                 version.servable, version.error, version.state = servable, None, AVAILABLE
@@ -313,52 +240,49 @@ class ModelManager:
 
     def _load_failed(self, model, version, error):
         """Records a failed attempt: LOADING with a retry timer, or END after the last one."""
-        attempts = self._attempts()
-        wait = self.options.load_retry_interval_seconds
+        attempts, wait = self._attempts(), self.options.load_retry_interval_seconds
         with self._lock:
             version.load_error = error
             version.failed_attempts += 1
             if version.state != State.LOADING:
                 return  # cancelled while it loaded: END already
             if version.failed_attempts < attempts:
-                message = (f"Loading failed (attempt {version.failed_attempts} of {attempts}); "
-                           f"retrying in {wait:g} s: {error.message}")
+                version.report_load_error(f"Loading failed (attempt {version.failed_attempts} "
+                                          f"of {attempts}); retrying in {wait:g} s: ")
                 version.retry = threading.Timer(wait, self._retry, (model, version))
                 version.retry.name = f"load-retry-{model.name}-{version.number}"
                 version.retry.daemon = True
                 version.retry.start()
             else:
                 # With no retries the error is the load's own, as in TF Serving.
-                message = error.message if attempts == 1 else (
-                    f"Loading failed after {attempts} attempts: {error.message}")
+                version.report_load_error(
+                    "" if attempts == 1 else f"Loading failed after {attempts} attempts: ")
                 version.state = State.END
-            version.error = ServingError(error.code, message)
         log.error("Loading servable: {name: %s version: %d} failed: %s",
-                  model.name, version.number, message)
+                  model.name, version.number, version.error.message)
 
     def _retry(self, model, version):
         """A retry is due (on its timer's thread): the next attempt, then a rescan."""
-        with self._poll_lock:  # loads never overlap
+        with self._poll_lock:
             with self._lock:
                 if self._stopping.is_set() or version.retry is None:
                     return  # cancelled while this timer waited for the lock
                 version.retry = None
             self._load_version(model, version)
             if version.state == AVAILABLE:
-                # Availability first: what this version replaces can go now,
-                # without waiting for the next poll (there may be none).
+                # What this version replaces can go now, not at the next poll (if any).
                 self._poll_model(model)
 
     def _unload(self, model, version):
+        """Cancels a load under way or pending, or unloads once requests in flight finish."""
         with self._lock:
             if version.state in (State.START, State.LOADING):
                 if version.retry is not None:
                     version.retry.cancel()
                     version.retry = None
-                    version.error = ServingError(
-                        version.load_error.code,
+                    version.report_load_error(
                         f"Loading cancelled after attempt {version.failed_attempts} of "
-                        f"{self._attempts()} failed: {version.load_error.message}")
+                        f"{self._attempts()} failed: ")
                 version.state = State.END
             if version.state != AVAILABLE:
                 return
@@ -371,52 +295,43 @@ class ModelManager:
         version.state = State.END
         log.info("Unloaded servable version {name: %s version: %d}", model.name, version.number)
 
-    def close(self):
-        """Stops polling, cancels pending retries, unloads every version.
+    def _unload_all(self, models):
+        for model in models:
+            for version in list(model.versions.values()):
+                self._unload(model, version)
 
-        Requests in flight finish first; a load under way completes and
-        is then unloaded.
-        """
+    def close(self):
+        """Stops polling and retries; unloads every version once its requests and load finish."""
         self._stopping.set()
         if self._poller is not None:
             self._poller.join(timeout=60)
         with self._poll_lock:  # a load under way finishes; no new one starts
             with self._lock:
                 models = list(self._models.values())
-            for model in models:
-                for version in list(model.versions.values()):
-                    self._unload(model, version)
-
-    # --- Requests ------------------------------------------------------------
+            self._unload_all(models)
 
     def model_names(self):
         with self._lock:
             return sorted(self._models)
 
     def acquire(self, name, version=None, label=None):
-        """`(Version, Servable)` for a request; call `release(version)` when done.
-
-        While held, the version is not unloaded: its unloading waits.
+        """`(Version, Servable)` for a request, not unloaded until `release(version)`.
 
         Raises:
-            ServingError: NOT_FOUND for an unknown model or a version that is
-                not available; INVALID_ARGUMENT for an unknown label.
+            ServingError: NOT_FOUND (unknown model, unavailable version), INVALID_ARGUMENT (label).
         """
         with self._lock:
             model = self._models.get(name)
-            if label:
-                if model is None or label not in model.labels:
-                    raise invalid_argument(f"Unrecognized servable version label: {label}")
-                version = model.labels[label]
+            version = labelled(model, label, version)
+            versions = model.versions if model else {}
             if version is None:
-                available = model.available() if model else []
+                available = [n for n, v in versions.items() if v.state == AVAILABLE]
                 if not available:
                     raise not_found(f"Servable not found for request: Latest({name})")
-                chosen = model.versions[available[-1]]
-            else:
-                chosen = model.versions.get(version) if model else None
-                if chosen is None or chosen.state != AVAILABLE:
-                    raise not_found(f"Servable not found for request: Specific({name}, {version})")
+                version = max(available)
+            chosen = versions.get(version)
+            if chosen is None or chosen.state != AVAILABLE:
+                raise not_found(f"Servable not found for request: Specific({name}, {version})")
             with chosen.idle:
                 chosen.in_flight += 1
             return chosen, chosen.servable
@@ -437,25 +352,15 @@ class ModelManager:
             self.release(held)
 
     def status(self, name, version=None, label=None):
-        """A `GetModelStatusResponse`: the versions newest first.
-
-        Raises:
-            ServingError: TF Serving's NOT_FOUND / INVALID_ARGUMENT messages.
-        """
+        """A `GetModelStatusResponse`, newest version first; TF Serving's errors."""
         with self._lock:
             model = self._models.get(name) or self._retired.get(name)
-            if label:
-                if model is None or label not in model.labels:
-                    raise invalid_argument(f"Unrecognized servable version label: {label}")
-                version = model.labels[label]
+            version = labelled(model, label, version)
             versions = dict(model.versions) if model else {}
         if not versions:
             raise not_found(f"Could not find any versions of model {name}")
-        if version is not None:
-            if version not in versions:
-                raise not_found(f"Could not find version {version} of model {name}")
-            versions = {version: versions[version]}
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for number in sorted(versions, reverse=True):
-            response.model_version_status.append(versions[number].status_proto())
-        return response
+        if version is not None and version not in versions:
+            raise not_found(f"Could not find version {version} of model {name}")
+        numbers = sorted(versions, reverse=True) if version is None else [version]
+        return get_model_status_pb2.GetModelStatusResponse(
+            model_version_status=[versions[number].status_proto() for number in numbers])

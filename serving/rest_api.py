@@ -1,22 +1,16 @@
 """TF Serving's REST API on aiohttp: a thin adapter over the gRPC request path.
 
-As TF Serving's own HTTP handler does, each request's JSON becomes the
-official request proto (`serving/rest_json.py`), which goes down the same
-`serving/service.py` calls as gRPC's, and the response proto is written
-back as JSON. Routing follows TF Serving's: the Prometheus path (when
-enabled) is an exact match; every path under `/v1/` (matched without
-regard to case) goes to the API; anything else is a plain 404 page. Under
-`/v1/`:
+As in TF Serving, a request's JSON becomes the proto a gRPC client sends
+(`serving/rest_json.py`) for the same `serving/service.py` calls, and the
+answer proto is written back as JSON. The Prometheus path (when enabled) is
+an exact match, a path under `/v1/` (any case) goes to
 
-    GET  /v1/models/NAME[/versions/N | /labels/L]           model status
-    GET  /v1/models/NAME[/versions/N | /labels/L]/metadata  model metadata
+    GET  /v1/models/NAME[/versions/N | /labels/L][/metadata]
     POST /v1/models/NAME[/versions/N | /labels/L]:predict|:classify|:regress
 
-and every other method or shape is `400 Malformed request: METHOD PATH`.
-Every `/v1` answer is `application/json`; errors are `{"error": message}`
-with the HTTP status of the error's canonical code. Models run on a thread
-pool, never on the event loop, with `--rest_api_timeout_in_ms` as their
-deadline; a body must arrive within `--rest_api_body_timeout_seconds`.
+or else is `400 Malformed request: METHOD PATH`, and any other path is a
+plain 404 page. `/v1` answers are JSON, errors `{"error": message}` with
+the HTTP status of the error's code.
 """
 
 import asyncio
@@ -26,32 +20,24 @@ import urllib.parse
 
 import grpc
 from aiohttp import web
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    model_pb2,
-)
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
 from serving import rest_json
 from serving.errors import ServingError, invalid_argument
 from serving.servable import INIT_OP_SIGNATURE
 
-_POST = re.compile(
-    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-    r":(classify|regress|predict)",
-    re.IGNORECASE,
-)
-_GET = re.compile(
-    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
-    re.IGNORECASE,
-)
+_VERSION = r"(?:/versions/(\d+)|/labels/([^/:]+))?"
+_POST = re.compile(rf"/v1/models/([^/:]+){_VERSION}:(classify|regress|predict)", re.IGNORECASE)
+_GET = re.compile(rf"/v1/models(?:/([^/:]+))?{_VERSION}(?:/(metadata))?", re.IGNORECASE)
 _V1 = re.compile(r"/v1/.*", re.IGNORECASE)
 _CORS_ORIGIN = re.compile(r"https?://.*")
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_CORS_JSON_HEADERS = {**_JSON_HEADERS, "Access-Control-Allow-Origin": "*",
+                      "Access-Control-Allow-Methods": "POST, GET",
+                      "Access-Control-Allow-Headers": "Content-Type"}
 INT64_MAX = 2**63 - 1
-NOT_FOUND_PAGE = (
-    "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
-    "<body><h1>Not Found</h1></body></html>\n"
-)
+NOT_FOUND_PAGE = ("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
+                  "<body><h1>Not Found</h1></body></html>\n")
 # Requests and outputs this small are decoded and encoded on the event loop
 # (with batching): for them a hop to a thread costs more than the work.
 INLINE_BYTES = 16 * 1024
@@ -65,10 +51,10 @@ class _HttpError(ServingError):
         self.status = http_status
 
 
-def _model_spec(match, name_group=1):
+def _model_spec(match):
     """The ModelSpec a path names: model, and version or label."""
-    spec = model_pb2.ModelSpec(name=urllib.parse.unquote(match.group(name_group)))
-    version, label = match.group(name_group + 1), match.group(name_group + 2)
+    spec = model_pb2.ModelSpec(name=urllib.parse.unquote(match.group(1)))
+    version, label = match.group(2, 3)
     if version is not None:
         if int(version) > INT64_MAX:  # the regex allows digits only
             raise invalid_argument(f"Failed to convert version: {version} to numeric.")
@@ -79,18 +65,12 @@ def _model_spec(match, name_group=1):
 
 
 class RestApi:
-    """The aiohttp application of the REST API.
+    """The aiohttp application of the REST API, for a `serving.service.Service`.
 
-    Args:
-        service: The `serving.service.Service`.
-        executor: The thread pool models run on (`--rest_api_num_threads`).
-        timeout_ms: `--rest_api_timeout_in_ms`.
-        metrics: A `serving.metrics.Metrics`, or None.
-        monitoring_path: The Prometheus path, or None when monitoring is off.
-        enable_cors: `--rest_api_enable_cors_support`.
-        max_body_bytes: Request bodies above this get 413.
-        body_timeout_s: A body that has not arrived after this gets 408.
-        middlewares: aiohttp middlewares (the connection limits' hook).
+    `executor` is the thread pool models run on (`--rest_api_num_threads`);
+    `metrics` a `serving.metrics.Metrics` or None; `monitoring_path` None
+    when monitoring is off; bodies over `max_body_bytes` get 413, and those
+    not arrived after `body_timeout_s` 408.
     """
 
     def __init__(self, service, executor, timeout_ms=30000, metrics=None, monitoring_path=None,
@@ -111,8 +91,6 @@ class RestApi:
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
-    # --- Dispatch ------------------------------------------------------------
-
     async def dispatch(self, request):
         path = request.rel_url.raw_path
         if self.monitoring_path is not None and path == self.monitoring_path:
@@ -126,8 +104,7 @@ class RestApi:
             if request.method == "OPTIONS":
                 return self._preflight(request)
             if request.method == "POST" and (match := _POST.fullmatch(path)):
-                model_name = urllib.parse.unquote(match.group(1))
-                api = match.group(4)
+                model_name, api = urllib.parse.unquote(match.group(1)), match.group(4)
                 if api not in ("classify", "regress", "predict"):  # the regex ignores case
                     raise invalid_argument(f"Malformed request: POST {path}")
                 body = await self._body(request)
@@ -188,8 +165,7 @@ class RestApi:
         return await self._in_pool(rest_json.predict_response, response, row_format)
 
     async def _in_pool(self, function, *args):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
     def _preflight(self, request):
         if _CORS_ORIGIN.fullmatch(request.headers.get("Origin", "")):
@@ -198,19 +174,12 @@ class RestApi:
                            "Origin header is missing in CORS preflight")
 
     def _json(self, body, status):
-        response = web.Response(body=body, status=status,
-                                headers={"Content-Type": "application/json"})
-        if self.enable_cors:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            response.headers["Access-Control-Allow-Methods"] = "POST, GET"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        return response
+        headers = _CORS_JSON_HEADERS if self.enable_cors else _JSON_HEADERS
+        return web.Response(body=body, status=status, headers=headers)
 
     def _record(self, model_name, status, api, seconds):
         if self.metrics is not None:
             self.metrics.request(model_name, status, api, "REST", seconds)
-
-    # --- JSON <-> protos (on the thread pool unless small) -----------------
 
     def _submit_predict(self, match, body):
         """`(row_format, Future of PredictResponse)`: TF Serving's order of checks."""

@@ -1,21 +1,17 @@
 """The server's one request path: TF Serving's request protos in, response protos out.
 
 gRPC hands its requests here as they arrive; REST first turns its JSON into
-the same `PredictRequest`, `ClassificationRequest` or `RegressionRequest`
-(`serving/rest_json.py`), as TF Serving's own HTTP handler does. Resolving
-the version, holding it while the request runs, the request limits,
-batching and the runtime metrics all happen here once.
+the same request protos (`serving/rest_json.py`), as TF Serving's own HTTP
+handler does. Resolving and holding the version, the request limits,
+batching and the runtime metrics happen here once.
 
-Every request is bounded: a tensor may claim at most `max_request_rows`
-rows and `max_elements` elements (checked before it is decoded), and a
-request with more rows than one model run should take runs in pieces
-(`max_rows_per_run`, or the batch scheduler's batches), so a large request
+Every request is bounded: its tensors' claimed rows and elements are
+checked before they are decoded, and rows beyond one model run's share
+run in pieces (`max_rows_per_run`, or the batches), so a large request
 costs time, not memory.
 """
 
 import concurrent.futures
-import ctypes
-import ctypes.util
 import dataclasses
 import time
 
@@ -84,27 +80,6 @@ def _remaining_ms(deadline):
     return max(1, int(remaining * 1000))
 
 
-def _release_memory():
-    """Hands freed heap back to the OS after a large request (glibc only).
-
-    glibc keeps freed blocks in its arenas, so without this a process's
-    resident memory stays at its largest request's peak.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-
-
 def _rows(inputs):
     """The rows of a request: dimension 0 shared by its inputs of rank >= 1, or None."""
     sizes = {value.shape[0] for value in inputs.values() if value.ndim}
@@ -142,23 +117,16 @@ class Service:
     def submits_inline(self, request_bytes):
         """Whether a front end may call `submit_predict` on its event loop.
 
-        With batching, submitting only queues a request, which for a small
-        one is cheaper than a hop to a thread; without batching it runs the
-        model, which an event loop must not.
+        With batching it only queues the request; without, it runs the model.
         """
         return self.batcher is not None and request_bytes <= INLINE_BYTES
-
-    def predict(self, request, timeout_ms=None):
-        """A `PredictResponse`; the blocking form of `submit_predict`."""
-        return self.submit_predict(request, timeout_ms).result()
 
     def submit_predict(self, request, timeout_ms=None):
         """Starts a Predict; returns a Future of its `PredictResponse`.
 
-        With batching the request is queued for its batch and the Future
-        completes when the batch has run, so an event loop can wait on it
-        without a thread per request; without batching the model runs here
-        and the Future is already done. The version is held until then.
+        With batching the Future completes when the request's batch has run,
+        so an event loop can wait without a thread per request; without, the
+        model runs here. The version is held until the Future is done.
 
         Raises:
             ServingError: For a request refused before it runs (unknown
@@ -230,24 +198,18 @@ class Service:
             return servable.run(signature, inputs, output_filter, timeout_ms)
         deadline = _deadline(timeout_ms)
         pieces = []
-        try:
-            for start in range(0, rows, step):
-                piece = {alias: value[start:start + step] if value.ndim else value
-                         for alias, value in inputs.items()}
-                outputs = servable.run(signature, piece, output_filter, _remaining_ms(deadline))
-                size = min(step, rows - start)
-                for alias, value in outputs.items():
-                    if np.ndim(value) == 0 or np.shape(value)[0] != size:
-                        raise ServingError(
-                            grpc.StatusCode.FAILED_PRECONDITION,
-                            f"A request of {rows} rows runs in pieces of {step} "
-                            f"(--max_rows_per_run), but output {alias} has no row per input row")
-                pieces.append(outputs)
-            return {alias: np.concatenate([piece[alias] for piece in pieces])
-                    for alias in pieces[0]}
-        finally:
-            pieces.clear()
-            _release_memory()
+        for start in range(0, rows, step):
+            piece = {alias: value[start:start + step] if value.ndim else value
+                     for alias, value in inputs.items()}
+            outputs = servable.run(signature, piece, output_filter, _remaining_ms(deadline))
+            for alias, value in outputs.items():
+                if np.ndim(value) == 0 or np.shape(value)[0] != min(step, rows - start):
+                    raise ServingError(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"A request of {rows} rows runs in pieces of {step} "
+                        f"(--max_rows_per_run), but output {alias} has no row per input row")
+            pieces.append(outputs)
+        return {alias: np.concatenate([piece[alias] for piece in pieces]) for alias in pieces[0]}
 
     # --- Classify, Regress, MultiInference ---------------------------------
 
@@ -296,8 +258,6 @@ class Service:
                 result = piece
             else:
                 result.MergeFrom(piece)  # repeated fields: appended in order
-        if len(examples) > step:
-            _release_memory()
         return result
 
     def multi_inference(self, request, timeout_ms=None):

@@ -21,6 +21,7 @@ from serving.batching import BatchingParameters
 from serving.batching import BatchScheduler
 from serving.batching import load_batching_parameters
 from serving.batching import parse_batching_parameters
+from serving.config import ConfigError
 from serving.errors import ServingError
 
 # Upper bound for any single wait; only reached when something is broken.
@@ -115,12 +116,12 @@ class Harness:
         return model
 
     def submit(self, scheduler, key, inputs, model):
-        """Calls `scheduler.run` in a new client thread; returns a Future."""
+        """Waits for `scheduler.submit`'s result in a new client thread; returns a Future."""
         future = concurrent.futures.Future()
 
         def call():
             try:
-                future.set_result(scheduler.run(key, inputs, model))
+                future.set_result(scheduler.submit(key, inputs, model).result())
             except BaseException as error:
                 future.set_exception(error)
 
@@ -130,7 +131,7 @@ class Harness:
         return future
 
     def run(self, scheduler, key, inputs, model):
-        """`scheduler.run`, bounded: its result or its error, within WAIT."""
+        """`scheduler.submit(...).result()`, bounded: its result or its error, within WAIT."""
         return self.submit(scheduler, key, inputs, model).result(timeout=WAIT)
 
     def close(self):
@@ -700,23 +701,22 @@ def test_syntax_error_names_the_file_line_and_column(tmp_path):
     path = tmp_path / "batching.config"
     path.write_text("max_batch_size { value: 128 }\nbatch_timeout_micros { value: 1x }\n")
 
-    with pytest.raises(ServingError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_batching_parameters(str(path))
 
-    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert raised.value.message.startswith(f"Invalid protobuf file: '{path}': 2:31 : ")
-    assert "Couldn't parse integer: 1x" in raised.value.message
+    assert str(raised.value).startswith(f"{path}:2:31 : ")
+    assert "Couldn't parse integer: 1x" in str(raised.value)
 
 
 def test_unknown_field_names_the_file_and_field(tmp_path):
     path = tmp_path / "batching.config"
     path.write_text("max_batch_size { value: 128 }\nmax_batch_sizes { value: 1 }\n")
 
-    with pytest.raises(ServingError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_batching_parameters(str(path))
 
-    assert raised.value.message == (
-        f"Invalid protobuf file: '{path}': 2:1 : Message type "
+    assert str(raised.value) == (
+        f"{path}:2:1 : Message type "
         '"tensorflow.serving.BatchingParameters" has no field named "max_batch_sizes".'
     )
 
@@ -759,21 +759,36 @@ def test_refused_values_name_the_file_and_the_rule(tmp_path, text, message):
     path = tmp_path / "batching.config"
     path.write_text(text)
 
-    with pytest.raises(ServingError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_batching_parameters(str(path))
 
-    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert raised.value.message == f"Invalid batching parameters in '{path}': {message}"
+    assert str(raised.value) == f"{path}: {message}"
 
 
 def test_missing_file_is_not_found(tmp_path):
     path = tmp_path / "absent.config"
 
-    with pytest.raises(ServingError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_batching_parameters(str(path))
 
-    assert raised.value.code == grpc.StatusCode.NOT_FOUND
-    assert str(path) in raised.value.message
+    assert str(path) in str(raised.value)
+    assert "no such batching parameters file" in str(raised.value)
+
+
+def test_parsing_text_is_invalid_argument_naming_the_source():
+    with pytest.raises(ServingError) as syntax:
+        parse_batching_parameters(
+            "max_batch_size { value: 128 }\nbatch_timeout_micros { value: 1x }", source="b.config"
+        )
+    with pytest.raises(ServingError) as refused:
+        parse_batching_parameters("num_batch_threads { value: 0 }", source="b.config")
+
+    assert syntax.value.code == refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert syntax.value.message.startswith("Invalid protobuf file: 'b.config': 2:31 : ")
+    assert "Couldn't parse integer: 1x" in syntax.value.message
+    assert refused.value.message == (
+        "Invalid batching parameters in 'b.config': num_batch_threads must be positive; was 0"
+    )
 
 
 def test_scheduler_refuses_invalid_parameters():

@@ -182,6 +182,8 @@ def _element(index, message):
 MALFORMED = [
     ("empty body", b"", FLOAT, INVALID, "JSON Parse error: The document is empty"),
     ("not json", b"x", FLOAT, INVALID, "JSON Parse error: Invalid value. at offset: 0"),
+    ("uncommon parse fault", b'{"a": "abc', FLOAT, INVALID,
+     "JSON Parse error: Unterminated string starting. at offset: 6"),
     ("not utf-8", b'{"instances": ["\xff"]}', STRING, INVALID,
      "JSON Parse error: Invalid encoding in string. at offset: 16"),
     ("not utf-8 outside strings", b"\xff\xfe", FLOAT, INVALID,
