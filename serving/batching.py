@@ -1,10 +1,9 @@
 """Server-side request batching, as TF Serving's `--enable_batching` does it.
 
-Concurrent requests for one servable wait briefly in a queue and are concatenated
-along dimension 0 into one model call; each caller gets its own rows of the outputs.
 `load_batching_parameters()` reads `--batching_parameters_file`, a `BatchingParameters`
 text proto (`server_config.proto`), with TF Serving's defaults and checks;
-`BatchScheduler` does what TF Serving's `SharedBatchScheduler` and `BatchingSession` do.
+`BatchScheduler` merges concurrent requests for one servable into one model call, as
+TF Serving's `SharedBatchScheduler` and `BatchingSession` do.
 """
 
 import bisect
@@ -29,36 +28,24 @@ from serving.server_config_pb2 import BatchingParameters
 _log = logging.getLogger(__name__)
 
 # TF Serving's defaults for unset fields (TensorFlow's shared_batch_scheduler.h).
-DEFAULTS = {
-    "max_batch_size": 1000,
-    "batch_timeout_micros": 0,
-    "max_enqueued_batches": 10,
-    "thread_pool_name": "batch_threads",
-    "enable_large_batch_splitting": False,
-}
-# The pool's name when tensorflow_model_server batches without a parameters file.
+DEFAULTS = {"max_batch_size": 1000, "batch_timeout_micros": 0, "max_enqueued_batches": 10,
+            "thread_pool_name": "batch_threads", "enable_large_batch_splitting": False}
 SERVER_THREAD_POOL_NAME = "model_server_batch_threads"
 
 _QUEUE_FULL = "The batch scheduling queue to which this task was submitted is full"
 _invalid_argument = functools.partial(ServingError, grpc.StatusCode.INVALID_ARGUMENT)
 _failed_precondition = functools.partial(ServingError, grpc.StatusCode.FAILED_PRECONDITION)
 _unavailable = functools.partial(ServingError, grpc.StatusCode.UNAVAILABLE)
-
-
-def _default_num_batch_threads():
-    # As TF Serving's port::MaxParallelism().
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+_internal = functools.partial(ServingError, grpc.StatusCode.INTERNAL)
 
 
 def resolve_batching_parameters(parameters):
     """Returns a validated copy of `parameters` with every wrapper field set.
 
     Unset fields get `DEFAULTS` (`num_batch_threads`: the CPUs this process may
-    use; `max_execution_batch_size`: `max_batch_size`), and a
-    `max_enqueued_batches` of 0 becomes 1, as in TF Serving.
+    use, as TF Serving's `port::MaxParallelism()`; `max_execution_batch_size`:
+    `max_batch_size`), and without splitting a `max_enqueued_batches` of 0
+    becomes 1, as in TF Serving (older models rely on it).
 
     Args:
         parameters: A `BatchingParameters` message.
@@ -71,15 +58,15 @@ def resolve_batching_parameters(parameters):
     """
     resolved = BatchingParameters()
     resolved.CopyFrom(parameters)
-    for name, value in {**DEFAULTS, "num_batch_threads": _default_num_batch_threads()}.items():
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    for name, value in {**DEFAULTS, "num_batch_threads": cpus or 1}.items():
         if not resolved.HasField(name):
             getattr(resolved, name).value = value
     if not resolved.HasField("max_execution_batch_size"):
         resolved.max_execution_batch_size.value = resolved.max_batch_size.value
     max_batch_size = resolved.max_batch_size.value
     splitting = resolved.enable_large_batch_splitting.value
-    # TF Serving turns 0 into 1 (older models rely on it) unless splitting is
-    # on; a negative value would wrap around in its unsigned field.
+    # A negative value is refused: it would wrap around in TF Serving's unsigned field.
     if resolved.max_enqueued_batches.value == 0 and not splitting:
         resolved.max_enqueued_batches.value = 1
     for name, value, minimum, rule in (
@@ -138,7 +125,7 @@ def load_batching_parameters(path=None):
     Args:
         path: Path of a `BatchingParameters` text proto. Empty or `None` gives
             what `tensorflow_model_server --enable_batching` uses without a
-            file: every default, with the pool named `model_server_batch_threads`.
+            file: every default, with the pool named `SERVER_THREAD_POOL_NAME`.
 
     Returns:
         The message, resolved by `resolve_batching_parameters`.
@@ -156,21 +143,6 @@ def load_batching_parameters(path=None):
         return resolve_batching_parameters(parameters)
     except ValueError as error:
         raise ConfigError(f"{path}: {error}") from None
-
-
-def _request_batch_size(inputs):
-    """Checks one request's inputs and returns their common dimension 0."""
-    if not inputs:
-        raise _invalid_argument("Batching Run() must have at least one input tensor")
-    size = None
-    for array in inputs.values():
-        if array.ndim == 0:
-            raise _invalid_argument("Batching Run() input tensors must have at least one dimension")
-        if size is not None and array.shape[0] != size:
-            raise _invalid_argument(
-                "Batching Run() input tensors must have equal 0th-dimension size")
-        size = array.shape[0]
-    return size
 
 
 class _Request:
@@ -199,8 +171,7 @@ class _Request:
                 return
         pieces = self.piece_outputs
         if isinstance(self.error, ServingError):
-            # A fresh error per request, so that the callers of one failed
-            # batch do not share (and extend) one traceback.
+            # A fresh error per request: the callers of a batch must not share one traceback.
             error = ServingError(self.error.code, self.error.message)
             error.__cause__ = self.error
             self.future.set_exception(error)
@@ -213,21 +184,8 @@ class _Request:
                 {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]})
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class _Task:
-    """Rows `[start, start + size)` of a request, placed in one batch."""
-
-    request: _Request
-    piece: int
-    start: int
-    size: int
-    enqueue_time: float
-
-    def input(self, name):
-        array = self.request.inputs[name]
-        if self.start == 0 and self.size == array.shape[0]:
-            return array
-        return array[self.start : self.start + self.size]
+# Rows `[start, start + size)` of a request, placed in one batch.
+_Task = collections.namedtuple("_Task", "request piece start size enqueue_time")
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -242,7 +200,6 @@ class _Queue:
     def __init__(self, key):
         self.key = key
         self.batches = collections.deque([_Batch()])
-        self.open_batch_start = 0.0  # When the open batch got its first task.
         self.in_flight = 0  # Batches taken by a worker and not finished yet.
 
 
@@ -288,22 +245,16 @@ class BatchScheduler:
                                           if self._split_large_batches else self._max_batch_size)
         self._batch_timeout = parameters.batch_timeout_micros.value / 1e6
         self._max_enqueued_batches = parameters.max_enqueued_batches.value
-        self._allowed_batch_sizes = list(parameters.allowed_batch_sizes)
-        self._pad_variable_length_inputs = parameters.pad_variable_length_inputs
         self._on_batch = on_batch
         self._run_idle_queues = run_idle_queues
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
-        # Queues by (key, input names): like TF Serving, which keys its queues
-        # on the tensor signature, never batch inputs that cannot be concatenated.
-        self._queues = {}
+        self._queues = {}  # By (key, input names), as TF Serving keys them by tensor signature.
         self._next_queue = 0
         self._closed = False
         name = parameters.thread_pool_name.value
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}_{index}", daemon=True)
-            for index in range(parameters.num_batch_threads.value)
-        ]
+        self._threads = [threading.Thread(target=self._work, name=f"{name}_{index}", daemon=True)
+                         for index in range(parameters.num_batch_threads.value)]
         for thread in self._threads:
             thread.start()
 
@@ -328,7 +279,17 @@ class BatchScheduler:
                 `max_batch_size`; UNAVAILABLE for a full queue or a closed scheduler.
         """
         inputs = {name: np.asarray(value) for name, value in inputs.items()}
-        size = _request_batch_size(inputs)
+        if not inputs:
+            raise _invalid_argument("Batching Run() must have at least one input tensor")
+        size = None  # The request's rows: its inputs' common dimension 0.
+        for array in inputs.values():
+            if array.ndim == 0:
+                raise _invalid_argument(
+                    "Batching Run() input tensors must have at least one dimension")
+            if size is not None and array.shape[0] != size:
+                raise _invalid_argument(
+                    "Batching Run() input tensors must have equal 0th-dimension size")
+            size = array.shape[0]
         if size > self._max_batch_size:
             raise _invalid_argument(
                 f"Task size {size} is larger than maximum input batch size {self._max_batch_size}")
@@ -350,9 +311,7 @@ class BatchScheduler:
                        if queue_key == key for batch in queue.batches)
 
     def close(self, timeout=None):
-        """Runs every queued task at once, then stops the worker threads.
-
-        Later `submit()` calls fail with UNAVAILABLE; closing again is harmless.
+        """Runs every queued task at once, then stops the worker threads; closing again is harmless.
 
         Args:
             timeout: Seconds to wait for each worker thread; `None` waits for all.
@@ -367,6 +326,7 @@ class BatchScheduler:
         """Adds a `_Request` to `queue`, in pieces if it splits, and returns it."""
         limit = self._max_execution_batch_size
         open_batch = queue.batches[-1]
+        piece_sizes = [size]
         if self._split_large_batches:
             room = limit - open_batch.size
             capacity = (self._max_enqueued_batches - len(queue.batches)) * limit + room
@@ -376,17 +336,12 @@ class BatchScheduler:
                     f"{capacity} (num_enqueued_batches={len(queue.batches)}, "
                     f"max_enqueued_batches={self._max_enqueued_batches}, "
                     f"open_batch_size={open_batch.size}, max_execution_batch_size={limit})")
-            if size <= room:
-                piece_sizes = [size]
-            else:  # Fill the open batch, then whole batches, then the rest.
+            if size > room:  # Fill the open batch, then whole batches, then the rest.
                 whole, rest = divmod(size - room, limit)
                 piece_sizes = [room] * (room > 0) + [limit] * whole + [rest] * (rest > 0)
-        else:
-            if open_batch.size + size > limit and len(queue.batches) >= self._max_enqueued_batches:
-                raise _unavailable(
-                    f"{_QUEUE_FULL}; currently {len(queue.batches)} batches enqueued and "
-                    f"max_enqueued_batches is {self._max_enqueued_batches}")
-            piece_sizes = [size]
+        elif open_batch.size + size > limit and len(queue.batches) >= self._max_enqueued_batches:
+            raise _unavailable(f"{_QUEUE_FULL}; currently {len(queue.batches)} batches enqueued "
+                               f"and max_enqueued_batches is {self._max_enqueued_batches}")
         request = _Request(inputs, run_batch, len(piece_sizes))
         now = time.monotonic()
         start = 0
@@ -394,8 +349,6 @@ class BatchScheduler:
             if queue.batches[-1].size + piece_size > limit:
                 queue.batches.append(_Batch())
             batch = queue.batches[-1]
-            if not batch.tasks:
-                queue.open_batch_start = now
             batch.tasks.append(_Task(request, piece, start, piece_size, now))
             batch.size += piece_size
             start += piece_size
@@ -411,42 +364,39 @@ class BatchScheduler:
             batches = queue.batches
             if len(batches) == 1:
                 open_batch = batches[0]
-                # A batch of zero-row tasks counts too (TF would leave it waiting
-                # for another request).
-                ready = (self._closed or (self._run_idle_queues and queue.in_flight == 0)
-                         or open_batch.size >= self._max_execution_batch_size
-                         or now >= queue.open_batch_start + self._batch_timeout)
-                if not (open_batch.tasks and ready):
+                # Zero-row tasks count too (TF would leave them waiting for another request).
+                ready = open_batch.tasks and (
+                    self._closed or (self._run_idle_queues and queue.in_flight == 0)
+                    or open_batch.size >= self._max_execution_batch_size
+                    or now >= open_batch.tasks[0].enqueue_time + self._batch_timeout)
+                if not ready:
                     continue
                 batches.append(_Batch())
             self._next_queue = index + 1
             queue.in_flight += 1
             return queue, batches.popleft()
-        # Nothing to run: forget idle queues, e.g. of unloaded versions.
-        for queue_key, queue in list(self._queues.items()):
-            if queue.in_flight == 0 and len(queue.batches) == 1 and not queue.batches[0].tasks:
-                del self._queues[queue_key]
         return None
 
-    def _seconds_to_next_timeout_locked(self):
-        """How long an idle worker may sleep before a batch times out."""
-        deadlines = [queue.open_batch_start + self._batch_timeout for queue in self._queues.values()
-                     if len(queue.batches) == 1 and queue.batches[0].tasks]
-        if not deadlines:
-            return None  # Only a new request or close() can create work.
-        return max(0.0, min(deadlines) - time.monotonic())
+    def _sleep_seconds_locked(self):
+        """Forgets idle queues (e.g. of unloaded versions) and returns how long an idle
+        worker may sleep: until a batch times out, or (`None`) a request or `close()`."""
+        deadlines = []
+        for queue_key, queue in list(self._queues.items()):
+            if len(queue.batches) == 1 and queue.batches[0].tasks:
+                deadlines.append(queue.batches[0].tasks[0].enqueue_time + self._batch_timeout)
+            elif queue.in_flight == 0 and len(queue.batches) == 1:
+                del self._queues[queue_key]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _work(self):
         """A worker thread: runs batches until the scheduler is closed and idle."""
         while True:
             with self._lock:
-                while True:
-                    taken = self._take_batch_locked()
-                    if taken is not None:
-                        break
+                while (taken := self._take_batch_locked()) is None:
+                    sleep_seconds = self._sleep_seconds_locked()
                     if self._closed and not self._queues:
                         return
-                    self._work_ready.wait(self._seconds_to_next_timeout_locked())
+                    self._work_ready.wait(sleep_seconds)
             queue, batch = taken
             try:
                 self._run_batch(queue.key, batch)
@@ -459,26 +409,25 @@ class BatchScheduler:
     def _run_batch(self, key, batch):
         """Merges, runs and splits one batch; never raises."""
         dequeue_time = time.monotonic()
-        tasks = batch.tasks
         processed_batch_size = batch.size
-        allowed = self._allowed_batch_sizes
+        allowed = self.parameters.allowed_batch_sizes
         if batch.size and allowed:  # Rounded up; the last, max_batch_size, is never exceeded.
             processed_batch_size = allowed[bisect.bisect_left(allowed, batch.size)]
         if self._on_batch is not None:
             try:
-                latencies = [dequeue_time - task.enqueue_time for task in tasks]
+                latencies = [dequeue_time - task.enqueue_time for task in batch.tasks]
                 self._on_batch(key, batch.size, processed_batch_size, latencies)
             except Exception:
                 _log.exception("The on_batch callback failed; serving goes on.")
         try:
-            merged = self._merge_inputs(tasks, processed_batch_size - batch.size)
-            outputs = _check_outputs(tasks[0].request.run_batch(merged), processed_batch_size)
+            merged = self._merge_inputs(batch.tasks, processed_batch_size - batch.size)
+            outputs = _check_outputs(batch.tasks[0].request.run_batch(merged), processed_batch_size)
         except BaseException as error:  # Callers must never wait forever.
-            for task in tasks:
+            for task in batch.tasks:
                 task.request.finish_piece(task.piece, error=error)
             return
         row = 0
-        for task in tasks:
+        for task in batch.tasks:
             rows = {name: output[row : row + task.size] for name, output in outputs.items()}
             task.request.finish_piece(task.piece, outputs=rows)
             row += task.size
@@ -487,9 +436,10 @@ class BatchScheduler:
         """Concatenates the tasks' inputs, adding `padding_rows` at the end."""
         merged = {}
         for name in tasks[0].request.inputs:
-            parts = [task.input(name) for task in tasks]
-            if self._pad_variable_length_inputs:
-                parts = _pad_to_common_shape(parts)
+            parts = [task.request.inputs[name][task.start : task.start + task.size]
+                     for task in tasks]
+            if self.parameters.pad_variable_length_inputs:
+                _pad_to_common_shape(parts)
             elif any(part.shape[1:] != parts[0].shape[1:] for part in parts[1:]):
                 raise _failed_precondition(
                     f"Tensors with name '{name}' from different tasks have different shapes and "
@@ -501,10 +451,8 @@ class BatchScheduler:
                 # Strings of any width concatenate; other dtype changes would cast silently.
                 strings = part.dtype.kind == dtype.kind and dtype.kind in "SU"
                 if part.dtype != dtype and not strings:
-                    raise ServingError(
-                        grpc.StatusCode.INTERNAL,
-                        f"Tensor concat operation failed: input '{name}' has dtype "
-                        f"{part.dtype} in one task and {dtype} in another")
+                    raise _internal(f"Tensor concat operation failed: input '{name}' has dtype "
+                                    f"{part.dtype} in one task and {dtype} in another")
             if padding_rows:
                 # TF Serving repeats the first row of the last task, a known valid input.
                 source = next(part for part in reversed(parts) if part.shape[0])
@@ -514,10 +462,8 @@ class BatchScheduler:
 
 
 def _pad_to_common_shape(parts):
-    """Pads `parts` to one shape (ranks 1 to 6), as TF Serving's `AddPadding` does.
-
-    Each is padded at the end of each non-0 dimension with its own first element.
-    """
+    """Pads the list `parts` (ranks 1 to 6) in place to one shape as TF Serving's `AddPadding`
+    does: each at the end of each non-0 dimension, with its own first element."""
     rank = parts[0].ndim
     if any(part.ndim != rank for part in parts):
         raise _failed_precondition("Tensors with the same name have different ranks in "
@@ -525,34 +471,30 @@ def _pad_to_common_shape(parts):
     if not 1 <= rank <= 6:
         raise _invalid_argument("Only tensors with rank from 1 to 6 can be padded.")
     inner_shape = tuple(max(sizes) for sizes in zip(*(part.shape[1:] for part in parts)))
-    padded = []
-    for part in parts:
+    for index, part in enumerate(parts):
         if part.shape[1:] == inner_shape:
-            padded.append(part)
-        elif part.shape[0] == 0:
-            padded.append(part.reshape((0,) + inner_shape))
+            continue
+        if part.shape[0] == 0:
+            parts[index] = part.reshape((0,) + inner_shape)
         elif part.size == 0:
             raise _invalid_argument("Got empty tensor in batch of non-empty tensors.")
         else:
-            grown = np.full((part.shape[0],) + inner_shape, part.flat[0], dtype=part.dtype)
-            grown[tuple(slice(0, size) for size in part.shape)] = part
-            padded.append(grown)
-    return padded
+            parts[index] = np.full((part.shape[0],) + inner_shape, part.flat[0], dtype=part.dtype)
+            parts[index][tuple(slice(0, size) for size in part.shape)] = part
 
 
 def _check_outputs(outputs, processed_batch_size):
     """Converts a batch's outputs to arrays with one row per batched row."""
     if not isinstance(outputs, Mapping):
-        raise ServingError(grpc.StatusCode.INTERNAL, "The batched model call must return a dict "
-                           f"of output tensors; it returned {type(outputs).__name__}")
+        raise _internal("The batched model call must return a dict of output tensors; it "
+                        f"returned {type(outputs).__name__}")
     checked = {}
     for name, value in outputs.items():
         array = np.asarray(value)
         if array.ndim == 0:
             raise _failed_precondition("Batched output tensor has 0 dimensions")
         if array.shape[0] != processed_batch_size:
-            raise _failed_precondition(
-                "Batched output tensor's 0th dimension does not equal the sum of the "
-                "0th dimension sizes of the input tensors")
+            raise _failed_precondition("Batched output tensor's 0th dimension does not equal the "
+                                       "sum of the 0th dimension sizes of the input tensors")
         checked[name] = array
     return checked

@@ -44,8 +44,7 @@ class ServingError(Exception):
     def __init__(self, code, message):
         if not isinstance(code, grpc.StatusCode) or code is grpc.StatusCode.OK:
             raise ValueError(
-                f"Argument `code` must be a grpc.StatusCode other than OK. Received: code={code!r}"
-            )
+                f"Argument `code` must be a grpc.StatusCode other than OK. Received: code={code!r}")
         super().__init__(message)
         self.code = code
         self.message = message

@@ -145,7 +145,8 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
                                 lambda: self.service.reload_config(request))
 
 
-def make_server(service, host, port, executor, metrics=None, max_request_bytes=MAX_MESSAGE_BYTES, max_concurrent_rpcs=None):
+def make_server(service, host, port, executor, metrics=None,
+                max_request_bytes=MAX_MESSAGE_BYTES, max_concurrent_rpcs=None):
     """`(server, port)`: a `grpc.aio.Server` bound to host:port, not started yet.
 
     Must be called on the running event loop that will serve it. The

@@ -20,9 +20,13 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
 
+from serving.config import ConfigError, read_text_proto
+from serving.server_config_pb2 import MonitoringConfig
+
 # TF Serving writes no `_created` samples.
 prometheus_client.disable_created_metrics()
 
+DEFAULT_PATH = "/monitoring/prometheus/metrics"
 PREFIX = ":tensorflow:serving:"
 # TF Serving's latency buckets: Exponential(10, 1.8, 33) microseconds.
 LATENCY_BUCKETS_US = tuple(10 * 1.8**i for i in range(33))
@@ -113,3 +117,20 @@ class Metrics:
     def exposition(self):
         """The Prometheus text format of every metric."""
         return prometheus_client.generate_latest(self.registry)
+
+
+def read_monitoring_config(path):
+    """The Prometheus path a `--monitoring_config_file` enables, or None.
+
+    The file is a `MonitoringConfig` text proto, `prometheus_config { enable:
+    true, path: "/metrics" }`; an empty path is TF Serving's default.
+    """
+    config = read_text_proto(path, MonitoringConfig(), "monitoring config file")
+    prometheus = config.prometheus_config
+    if not prometheus.enable:
+        return None
+    metrics_path = prometheus.path or DEFAULT_PATH
+    if not metrics_path.startswith("/"):
+        raise ConfigError(
+            f"{path}: prometheus_config.path must start with '/'; got {metrics_path!r}")
+    return metrics_path

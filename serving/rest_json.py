@@ -18,12 +18,8 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
-from tensorflow_serving.apis import (
-    classification_pb2,
-    get_model_metadata_pb2,
-    predict_pb2,
-    regression_pb2,
-)
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, predict_pb2,
+                                     regression_pb2)
 
 from serving.errors import ServingError, invalid_argument
 from serving.tensors import dtype_name, to_ndarray
@@ -34,26 +30,19 @@ MAX_TENSOR_RANK = 254
 # Output aliases with this suffix hold binary data, written as {"b64": ...}.
 BYTES_OUTPUT_SUFFIX = "_bytes"
 
-# Filled through `int_val`, which TensorFlow truncates to them.
+# The dtypes JSON can express, and their TensorProto field; the narrow integers go through
+# `int_val`, and TensorFlow truncates the values to them.
 _INT_VAL_DTYPES = (types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_INT32, types_pb2.DT_UINT8)
-# The dtypes JSON can express, and their TensorProto field.
 _VALUE_FIELDS = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    **dict.fromkeys(_INT_VAL_DTYPES, "int_val"),
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_STRING: "string_val",
+    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val",
+    **dict.fromkeys(_INT_VAL_DTYPES, "int_val"), types_pb2.DT_INT64: "int64_val",
+    types_pb2.DT_UINT32: "uint32_val", types_pb2.DT_UINT64: "uint64_val",
+    types_pb2.DT_BOOL: "bool_val", types_pb2.DT_STRING: "string_val",
 }
 # The JSON integers (bools: 0 and 1) each dtype takes; narrow ones are checked as int32.
 _INTEGER_RANGES = {
-    **dict.fromkeys(_INT_VAL_DTYPES, (-(2**31), 2**31)),
-    types_pb2.DT_INT64: (-(2**63), 2**63),
-    types_pb2.DT_UINT32: (0, 2**32),
-    types_pb2.DT_UINT64: (0, 2**64),
-    types_pb2.DT_BOOL: (0, 2),
+    **dict.fromkeys(_INT_VAL_DTYPES, (-(2**31), 2**31)), types_pb2.DT_INT64: (-(2**63), 2**63),
+    types_pb2.DT_UINT32: (0, 2**32), types_pb2.DT_UINT64: (0, 2**64), types_pb2.DT_BOOL: (0, 2),
 }
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # The tf.train.Feature list each JSON value type goes to.
@@ -77,10 +66,8 @@ _LEADING_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 def parse_body(body):
-    """The top-level JSON object of a request body (UTF-8 `bytes`, gunzipped).
-
-    As TF Serving, bytes after the first JSON value are ignored, and NaN,
-    Infinity and -Infinity are numbers."""
+    """The top-level JSON object of a request body (UTF-8 `bytes`, gunzipped); as TF Serving,
+    bytes after the first JSON value are ignored, and NaN, Infinity and -Infinity are numbers."""
     if not body:
         raise _parse_error("The document is empty")
     try:
@@ -112,21 +99,18 @@ def decompress_gzip(body, max_bytes):
     """Uncompresses a gzip body, inflating at most `max_bytes + 1` bytes. One
     that is not gzip fails as the empty body TF Serving passes on for it."""
     output = bytearray()
-    data = bytes(body)
-    while data:
+    while body:  # One gzip member after another.
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            output += decompressor.decompress(data, max_bytes - len(output) + 1)
+            output += decompressor.decompress(body, max_bytes - len(output) + 1)
         except zlib.error:
             raise _parse_error("The document is empty") from None
         if len(output) > max_bytes:
-            raise ServingError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"Request body is larger than {max_bytes} bytes once uncompressed",
-            )
+            raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"Request body is larger than {max_bytes} bytes once uncompressed")
         if not decompressor.eof:
             raise _parse_error("The document is empty")
-        data = decompressor.unused_data
+        body = decompressor.unused_data
     return bytes(output)
 
 
@@ -135,8 +119,7 @@ def signature_name(document):
     name = document.get("signature_name", "")
     if type(name) is not str:
         raise _value_error(
-            document, "not formatted correctly. 'signature_name' key must be a string value."
-        )
+            document, "not formatted correctly. 'signature_name' key must be a string value.")
     return name or DEFAULT_SIGNATURE_NAME
 
 
@@ -149,8 +132,7 @@ def predict_request(document, model_spec, signature_def):
     """`(PredictRequest, row_format)` of a parsed `:predict` body, row format
     meaning `instances`. As TF Serving, call it once `signature_def` is found;
     its input dtypes decide how values convert (others fail UNIMPLEMENTED)."""
-    request = predict_pb2.PredictRequest()
-    request.model_spec.CopyFrom(model_spec)
+    request = predict_pb2.PredictRequest(model_spec=model_spec)
     request.model_spec.signature_name = signature_name(document)
     dtypes = {alias: info.dtype for alias, info in signature_def.inputs.items()}
     if not dtypes:
@@ -158,10 +140,8 @@ def predict_request(document, model_spec, signature_def):
         raise invalid_argument(f"Failed to get input map for signature: {name}")
     row_format = "instances" in document
     if row_format and "inputs" in document:
-        raise _value_error(
-            document,
-            "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ",
-        )
+        raise _value_error(document, "Not formatted correctly expecting only one of 'inputs' "
+                           "or 'instances' keys to exist ")
     if row_format:
         tensors = _tensors_from_instances(document, dtypes)
     elif "inputs" in document:
@@ -174,7 +154,7 @@ def predict_request(document, model_spec, signature_def):
         for size in shape:
             tensor.tensor_shape.dim.add(size=size)
         if values:  # Values can only be of a dtype with a field.
-            if tensor.dtype in _INT_VAL_DTYPES:  # Truncated as TensorFlow does.
+            if tensor.dtype in _INT_VAL_DTYPES:
                 values = np.array(values, np.int64).astype(dtype_name(tensor.dtype)).tolist()
             getattr(tensor, _VALUE_FIELDS[tensor.dtype]).extend(values)
     return request, row_format
@@ -188,10 +168,8 @@ def _tensors_from_instances(document, dtypes):
     if not instances:
         raise _value_error(document, "No values in 'instances' array")
     if type(instances[0]) is not dict and len(dtypes) > 1:
-        raise invalid_argument(
-            "instances is a plain list, but expecting list of objects as multiple input "
-            "tensors required as per tensorinfo_map"
-        )
+        raise invalid_argument("instances is a plain list, but expecting list of objects as "
+                               "multiple input tensors required as per tensorinfo_map")
     named = _is_named_element(instances[0])
     tensors = {}
     for index, element in enumerate(instances):
@@ -200,46 +178,35 @@ def _tensors_from_instances(document, dtypes):
             raise invalid_argument(f"Expecting {found} at item {index} of input list")
         for alias, item in element.items() if named else [(next(iter(dtypes)), element)]:
             try:
-                _add_instance(tensors, alias, item, dtypes)
-            except ServingError as error:
+                if alias not in dtypes:
+                    raise invalid_argument(f"JSON object: does not have named input: {alias}")
+                shape, values = _read_tensor(item, dtypes[alias])
+                expected, batch_values = tensors.setdefault(alias, (shape, []))
+                if math.prod(expected) != len(values):
+                    raise invalid_argument(
+                        f"Expecting tensor size: {math.prod(expected)} but got: {len(values)}")
+                if expected != shape:
+                    raise invalid_argument(f"Expecting shape [{','.join(map(str, expected))}] "
+                                           f"but got: [{','.join(map(str, shape))}]")
+                batch_values.extend(values)
+            except ServingError as error:  # Rewrapped, naming the element.
                 key = f" key: {alias}" if named else ""
                 raise invalid_argument(
                     f"Failed to process element: {index}{key} of 'instances' list. "
-                    f"Error: {error.code.name}: {error.message}"
-                ) from None
+                    f"Error: {error.code.name}: {error.message}") from None
         if named and sorted(element) != sorted(dtypes):
             raise invalid_argument(
                 f"Failed to process element: {index} of 'instances' list. JSON object: "
-                f"{_value_text(element)} keys must be equal to: {','.join(sorted(dtypes))}"
-            )
+                f"{_value_text(element)} keys must be equal to: {','.join(sorted(dtypes))}")
     return {alias: ([len(instances), *shape], values) for alias, (shape, values) in tensors.items()}
-
-
-def _add_instance(tensors, alias, item, dtypes):
-    if alias not in dtypes:
-        raise invalid_argument(f"JSON object: does not have named input: {alias}")
-    shape, values = _read_tensor(item, dtypes[alias])
-    expected, batch_values = tensors.setdefault(alias, (shape, []))
-    if math.prod(expected) != len(values):
-        raise invalid_argument(
-            f"Expecting tensor size: {math.prod(expected)} but got: {len(values)}"
-        )
-    if expected != shape:
-        raise invalid_argument(
-            f"Expecting shape [{','.join(map(str, expected))}] but got: "
-            f"[{','.join(map(str, shape))}]"
-        )
-    batch_values.extend(values)
 
 
 def _tensors_from_inputs(inputs, dtypes):
     """Columnar format: `{alias: (shape, flat values)}`; extra names are ignored."""
     if type(inputs) is not dict or _is_b64_object(inputs):
         if len(dtypes) > 1:
-            raise invalid_argument(
-                "inputs is a plain value/list, but expecting an object as multiple input "
-                "tensors required as per tensorinfo_map"
-            )
+            raise invalid_argument("inputs is a plain value/list, but expecting an object as "
+                                   "multiple input tensors required as per tensorinfo_map")
         inputs = {next(iter(dtypes)): inputs}
     for alias in dtypes:
         if alias not in inputs:
@@ -255,10 +222,8 @@ def _read_tensor(value, dtype):
         shape.append(len(item))
         item = item[0] if item else None
     if len(shape) > MAX_TENSOR_RANK:
-        raise invalid_argument(
-            f"JSON lists nest {len(shape)} deep, over the {MAX_TENSOR_RANK} dimensions "
-            "a tensor may have"
-        )
+        raise invalid_argument(f"JSON lists nest {len(shape)} deep, over the {MAX_TENSOR_RANK} "
+                               "dimensions a tensor may have")
     values = []
     _fill(value, 0, shape, _converter(dtype), values)
     return shape, values
@@ -269,18 +234,14 @@ def _fill(value, level, shape, convert, values):
     rank = len(shape)
     if type(value) is not list:
         if level != rank:
-            raise _value_error(
-                value,
-                f"found at incorrect level: {level + 1} in the JSON DOM. Expected at level: {rank}",
-            )
+            raise _value_error(value, f"found at incorrect level: {level + 1} in the JSON DOM. "
+                               f"Expected at level: {rank}")
         values.append(convert(value))
     elif level >= rank:
         raise invalid_argument(f"Encountered list at unexpected level: {level} expected < {rank}")
     elif len(value) != shape[level]:
-        raise invalid_argument(
-            f"Encountered list at unexpected size: {len(value)} at level: {level} "
-            f"expected size: {shape[level]}"
-        )
+        raise invalid_argument(f"Encountered list at unexpected size: {len(value)} at level: "
+                               f"{level} expected size: {shape[level]}")
     elif level == rank - 1 and list not in map(type, value):  # Innermost: no recursion.
         values.extend(map(convert, value))
     else:
@@ -303,16 +264,14 @@ def _converter(dtype):
                 return _bytes(value)
             raise type_error(value)
     elif dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
-        # rapidjson's IsLosslessDecimal(): integers must fit the significand,
-        # finite decimals the range.
+        # rapidjson's IsLosslessDecimal(): ints must fit the significand, finite floats the range.
         single = dtype == types_pb2.DT_FLOAT
         largest_integer, largest = (2**24 - 1, _FLOAT32_MAX) if single else (2**53 - 1, math.inf)
 
         def convert(value):
             kind = type(value)
-            if kind is float and (abs(value) <= largest or not math.isfinite(value)):
-                return value
-            if kind is int and abs(value) <= largest_integer:
+            if (kind is float and (abs(value) <= largest or not math.isfinite(value))
+                    or kind is int and abs(value) <= largest_integer):
                 return value
             raise _lossy_error(value, type_name) if kind in (int, float) else type_error(value)
     elif dtype in _INTEGER_RANGES:
@@ -327,10 +286,8 @@ def _converter(dtype):
         def convert(value):
             if type(value) is dict:
                 raise type_error(value)
-            raise ServingError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"Conversion of JSON Value: {_value_text(value)} to type: {type_name}",
-            )
+            raise ServingError(grpc.StatusCode.UNIMPLEMENTED, "Conversion of JSON Value: "
+                               f"{_value_text(value)} to type: {type_name}")
 
     return convert
 
@@ -348,10 +305,8 @@ def predict_response(response, row_format):
         if not dims:
             raise invalid_argument(f"Tensor name: {alias} has no shape information ")
         if batch_size not in (None, dims[0].size):
-            raise invalid_argument(
-                f"Tensor name: {alias} has inconsistent batch size: {dims[0].size} "
-                f"expecting: {batch_size}"
-            )
+            raise invalid_argument(f"Tensor name: {alias} has inconsistent batch size: "
+                                   f"{dims[0].size} expecting: {batch_size}")
         batch_size = dims[0].size
     tensors = {alias: _tensor_json(alias, tensor) for alias, tensor in outputs.items()}
     if len(tensors) == 1:
@@ -367,42 +322,39 @@ def _tensor_json(alias, tensor):
     """A TensorProto as (nested lists of) JSON values."""
     if tensor.dtype not in _VALUE_FIELDS:
         raise invalid_argument(
-            f"Failed to write JSON value for tensor type: {dtype_name(tensor.dtype)}"
-        )
+            f"Failed to write JSON value for tensor type: {dtype_name(tensor.dtype)}")
     array = to_ndarray(tensor, alias)
     if tensor.dtype == types_pb2.DT_FLOAT:
-        return _shortest_float32(array).tolist()
+        return _shortest_float32(array)
     if tensor.dtype != types_pb2.DT_STRING:
         return array.tolist()
     if alias.endswith(BYTES_OUTPUT_SUFFIX):
         texts = [{"b64": base64.b64encode(value).decode("ascii")} for value in array.flat]
     else:
         texts = [value.decode("utf-8", "replace") for value in array.flat]
-    strings = np.empty(array.shape, object)
-    strings.flat[:] = texts
-    return strings.tolist()
+    return np.array(texts, object).reshape(array.shape).tolist()
 
 
 def _shortest_float32(values):
-    """float64s whose repr is the shortest decimal that reads back as each float32."""
+    """`values` as (nested) lists of floats printing as each float32's shortest decimal."""
     values = np.asarray(values, np.float32)
     if values.size <= 16:  # NumPy's vectorised path costs more for a few values
-        return np.array([float(str(value)) for value in values.flat]).reshape(values.shape)
-    return values.astype(str).astype(np.float64)
+        return np.array([float(str(value)) for value in values.flat]).reshape(values.shape).tolist()
+    return values.astype(str).astype(np.float64).tolist()
 
 
 def classification_request(document, model_spec):
     """A parsed `:classify` body as a `ClassificationRequest` (with `context` if any)."""
-    return _example_request(classification_pb2.ClassificationRequest(), document, model_spec)
+    return _example_request(classification_pb2.ClassificationRequest, document, model_spec)
 
 
 def regression_request(document, model_spec):
     """As `classification_request()`, for a `RegressionRequest` (same messages)."""
-    return _example_request(regression_pb2.RegressionRequest(), document, model_spec)
+    return _example_request(regression_pb2.RegressionRequest, document, model_spec)
 
 
-def _example_request(request, document, model_spec):
-    request.model_spec.CopyFrom(model_spec)
+def _example_request(request_type, document, model_spec):
+    request = request_type(model_spec=model_spec)
     request.model_spec.signature_name = signature_name(document)
     if "context" in document:
         request.input.example_list_with_context.context.SetInParent()
@@ -425,41 +377,35 @@ def _example_request(request, document, model_spec):
 
 
 def _fill_example(value, example):
+    """AddValueToFeature() for each feature: int64, float or bytes values, one kind per feature."""
     if type(value) is not dict:
         raise invalid_argument(f"Example must be JSON object but got JSON {_json_type(value)}")
     for name, content in value.items():
-        _fill_feature(name, content, example.features.feature[name])
-
-
-def _fill_feature(name, content, feature):
-    """AddValueToFeature(): int64, float or bytes values, one kind per feature."""
-    kind = None
-    values = []
-    for value in content if type(content) is list else [content]:
-        value_type = type(value)
-        wanted = _FEATURE_KINDS.get(value_type)
-        if wanted is None or value_type is dict and not _is_b64_object(value):
-            raise invalid_argument(
-                f"Feature: {name} has element with unexpected JSON type: {_json_type(value)}"
-            )
-        if kind not in (None, wanted):
-            raise invalid_argument(
-                f"Unexpected element type in feature: {name} expecting type: {kind}"
-            )
-        kind = wanted
-        if wanted == "bytes":
-            value = _bytes(value)
-        elif value_type is float and abs(value) > _FLOAT32_MAX and math.isfinite(value):
-            raise _lossy_error(value, "float")
-        elif value_type is int and value >= 2**63:
-            raise invalid_argument(
-                f"Feature: {name} has uint64_t element. Only int64_t is supported."
-            )
-        elif value_type is int and value < -(2**63):
-            raise _lossy_error(value, "int64")
-        values.append(int(value) if value_type is bool else value)
-    if kind is not None:
-        getattr(feature, f"{kind}_list").value.extend(values)
+        feature = example.features.feature[name]  # Even with no values.
+        kind = None
+        values = []
+        for item in content if type(content) is list else [content]:
+            item_type = type(item)
+            wanted = _FEATURE_KINDS.get(item_type)
+            if wanted is None or item_type is dict and not _is_b64_object(item):
+                raise invalid_argument(
+                    f"Feature: {name} has element with unexpected JSON type: {_json_type(item)}")
+            if kind not in (None, wanted):
+                raise invalid_argument(
+                    f"Unexpected element type in feature: {name} expecting type: {kind}")
+            kind = wanted
+            if wanted == "bytes":
+                item = _bytes(item)
+            elif item_type is float and abs(item) > _FLOAT32_MAX and math.isfinite(item):
+                raise _lossy_error(item, "float")
+            elif item_type is int and item >= 2**63:
+                raise invalid_argument(
+                    f"Feature: {name} has uint64_t element. Only int64_t is supported.")
+            elif item_type is int and item < -(2**63):
+                raise _lossy_error(item, "int64")
+            values.append(int(item) if item_type is bool else item)
+        if kind is not None:
+            getattr(feature, f"{kind}_list").value.extend(values)
 
 
 def classify_response(response):
@@ -467,8 +413,7 @@ def classify_response(response):
     rows = response.result.classifications
     if not rows:
         raise invalid_argument("Cannot convert empty ClassificationResults to JSON")
-    scores = _shortest_float32([entry.score for row in rows for entry in row.classes])
-    scores = iter(scores.tolist())
+    scores = iter(_shortest_float32([entry.score for row in rows for entry in row.classes]))
     results = [[[entry.label, next(scores)] for entry in row.classes] for row in rows]
     return _dumps({"results": results})
 
@@ -478,8 +423,7 @@ def regress_response(response):
     regressions = response.result.regressions
     if not regressions:
         raise invalid_argument("Cannot convert empty RegressionResults to JSON")
-    values = _shortest_float32([regression.value for regression in regressions])
-    return _dumps({"results": values.tolist()})
+    return _dumps({"results": _shortest_float32([regression.value for regression in regressions])})
 
 
 def model_status(response):
@@ -495,17 +439,14 @@ def metadata(response):
     elif not response.metadata["signature_def"].Unpack(signature_defs):
         problem = "Failed to unpack 'Any' object to 'SignatureDefMap'."
     else:
-        return _dumps({
-            "model_spec": _proto_dict(response.model_spec),
-            "metadata": {"signature_def": _proto_dict(signature_defs)},
-        })
+        return _dumps({"model_spec": _proto_dict(response.model_spec),
+                       "metadata": {"signature_def": _proto_dict(signature_defs)}})
     raise ServingError(grpc.StatusCode.INTERNAL, problem)
 
 
 def _proto_dict(message):
     return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def _dumps(document):

@@ -1,18 +1,14 @@
 """One loaded SavedModel version, run the way TF Serving runs it.
 
-TF Serving loads a SavedModel into a TensorFlow session and runs its
-SignatureDefs by tensor name; so does `Servable`, with a TF1 session over
-the SavedModel's `serve` MetaGraph. That keeps TF Serving's semantics
-that a TF2 function call would not: an input with a SignatureDef default
-may be left out (its `PlaceholderWithDefault` is simply not fed), outputs
-can be filtered (only the fetched ones run), and a request timeout is the
-session's `RunOptions.timeout_in_ms` (DEADLINE_EXCEEDED when it expires).
-The session runs requests concurrently and releases the GIL while it does.
-
-Predict, Classify and Regress follow TF Serving's `predict_util`,
-`classifier` and `regressor` (the checks and their messages); warmup
-replays `assets.extra/tf_serving_warmup_requests` before the version is
-made available.
+Like TF Serving, `Servable` loads the `serve` MetaGraph into a TF1 session
+and runs SignatureDefs by tensor name, which keeps semantics a TF2
+function call would lose: an input with a default may be left out,
+outputs can be filtered (only fetched ones run), and a request's deadline
+is the session's `timeout_in_ms`. The session runs requests concurrently
+without the GIL. The checks and messages of Predict, Classify and Regress
+are those of TF Serving's `predict_util`, `classifier` and `regressor`;
+warmup replays `assets.extra/tf_serving_warmup_requests` before a version
+serves.
 """
 
 import pathlib
@@ -75,9 +71,7 @@ class Servable:
         self.session = tf.compat.v1.Session(graph=self.graph, config=session_config)
         try:
             with self.graph.as_default():
-                meta_graph = tf.compat.v1.saved_model.load(
-                    self.session, list(tags), str(self.path)
-                )
+                meta_graph = tf.compat.v1.saved_model.load(self.session, list(tags), str(self.path))
         except Exception as error:
             self.session.close()
             raise status_of(error) from None
@@ -87,8 +81,6 @@ class Servable:
     def close(self):
         self.session.close()
 
-    # --- Predict ---------------------------------------------------------------
-
     def predict_signature(self, name, check_method=False):
         """The SignatureDef Predict runs (gRPC's message for a missing one).
 
@@ -97,10 +89,8 @@ class Servable:
         """
         name = name or DEFAULT_SIGNATURE
         if name == INIT_OP_SIGNATURE or name not in self.signature_defs:
-            raise ServingError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'Serving signature key "{name}" not found.',
-            )
+            raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f'Serving signature key "{name}" not found.')
         signature = self.signature_defs[name]
         if check_method and signature.method_name not in PREDICT_METHODS:
             raise invalid_argument(
@@ -133,21 +123,18 @@ class Servable:
                 raise invalid_argument(
                     f"input size does not match signature: {len(sent)}!={len(expected)} "
                     f"len({_set(sent)}) != len({_set(expected)}). Sent extra: {_set(extra)}. "
-                    f"Missing but required: {_set(missing - set(signature.defaults))}."
-                )
+                    f"Missing but required: {_set(missing - set(signature.defaults))}.")
             for alias in sorted(extra):
                 raise invalid_argument(
                     f"input tensor alias not found in signature: {alias}. "
-                    f"Inputs expected to be in the set {_set(expected)}."
-                )
+                    f"Inputs expected to be in the set {_set(expected)}.")
         outputs = list(output_filter) or sorted(signature.outputs)
         seen = set()
         for alias in outputs:
             if alias not in signature.outputs:
                 raise invalid_argument(
                     f"output tensor alias not found in signature: {alias} "
-                    f"Outputs expected to be in the set {_set(signature.outputs)}."
-                )
+                    f"Outputs expected to be in the set {_set(signature.outputs)}.")
             if alias in seen:
                 raise invalid_argument(f"duplicate output tensor alias: {alias}")
             seen.add(alias)
@@ -160,8 +147,6 @@ class Servable:
             return self.session.run(fetches, feed, options=options)
         except Exception as error:
             raise status_of(error) from None
-
-    # --- Classify and Regress ----------------------------------------------
 
     def example_signature(self, name, method_name):
         """The SignatureDef Classify/Regress runs, with TF Serving's checks.
@@ -176,17 +161,14 @@ class Servable:
         if signature.method_name != method_name:
             raise invalid_argument(
                 f"Expected {method_name.split('/')[-1]} signature method_name to be "
-                f"{method_name}. Was: {signature.method_name}"
-            )
+                f"{method_name}. Was: {signature.method_name}")
         if len(signature.inputs) != 1:
             raise invalid_argument(
-                f"Expected one input Tensor. Found {len(signature.inputs)} inputs."
-            )
+                f"Expected one input Tensor. Found {len(signature.inputs)} inputs.")
         (input_info,) = signature.inputs.values()
         if input_info.dtype != tf.string.as_datatype_enum:
             raise invalid_argument(
-                "Input to the signature must be serialized tf.Examples (DT_STRING)."
-            )
+                "Input to the signature must be serialized tf.Examples (DT_STRING).")
         return signature
 
     def classify(self, signature, serialized_examples, timeout_ms=None):
@@ -196,8 +178,7 @@ class Servable:
         if not (has_classes or has_scores):
             raise invalid_argument(
                 'Expected classification signature outputs to contain at least one of '
-                f'"classes" or "scores". Signature was: {signature}'
-            )
+                f'"classes" or "scores". Signature was: {signature}')
         (alias,) = signature.inputs
         wanted = [a for a in ("classes", "scores") if a in signature.outputs]
         outputs = self.run(
@@ -209,13 +190,11 @@ class Servable:
             if value is not None and (value.ndim != 2 or value.shape[0] != count):
                 raise invalid_argument(
                     f"Expected Tensor shape: [{count} num_classes] but got "
-                    f"{list(value.shape)} for output {name}"
-                )
+                    f"{list(value.shape)} for output {name}")
         if classes is not None and scores is not None and classes.shape != scores.shape:
             raise invalid_argument(
                 f"Tensors class and score should match in shape: {list(classes.shape)} "
-                f"vs {list(scores.shape)}"
-            )
+                f"vs {list(scores.shape)}")
         result = classification_pb2.ClassificationResult()
         for row in range(count):
             entry = result.classifications.add()
@@ -232,8 +211,7 @@ class Servable:
         """A `RegressionResult` for serialized tf.Examples."""
         if "outputs" not in signature.outputs:
             raise invalid_argument(
-                f'No output Tensor named "outputs" was found in signature: {signature}'
-            )
+                f'No output Tensor named "outputs" was found in signature: {signature}')
         (alias,) = signature.inputs
         outputs = self.run(
             signature, {alias: np.array(serialized_examples, dtype=object)}, ["outputs"],
@@ -244,14 +222,11 @@ class Servable:
         if not (values.shape == (count,) or values.shape == (count, 1)):
             raise invalid_argument(
                 f"Expected output Tensor shape to be either [{count}] or [{count},1] but "
-                f"got {list(values.shape)}"
-            )
+                f"got {list(values.shape)}")
         result = regression_pb2.RegressionResult()
         for value in values.reshape(-1):
             result.regressions.add().value = float(value)
         return result
-
-    # --- Warmup --------------------------------------------------------------
 
     def warmup(self, iterations=1, check_method=False):
         """Replays the version's warmup requests; returns how many ran.
@@ -271,8 +246,7 @@ class Servable:
             ) from None
         if len(records) > MAX_WARMUP_RECORDS:
             raise invalid_argument(
-                f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}"
-            )
+                f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}")
         for record in records:
             log = prediction_log_pb2.PredictionLog.FromString(record)
             for _ in range(max(1, iterations)):

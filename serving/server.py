@@ -49,8 +49,7 @@ from serving.config import (
 )
 from serving.errors import ServingError
 from serving.manager import LoadOptions, ModelManager
-from serving.metrics import Metrics
-from serving.monitoring import read_monitoring_config
+from serving.metrics import Metrics, read_monitoring_config
 from serving.rest_api import RestApi
 from serving.service import RequestLimits, Service
 

@@ -17,7 +17,6 @@ import time
 
 import grpc
 import numpy as np
-from google.protobuf import any_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -40,19 +39,11 @@ INLINE_BYTES = 16 * 1024
 
 @dataclasses.dataclass(frozen=True)
 class RequestLimits:
-    """What one request may ask of the server.
+    """What one request may ask of the server."""
 
-    Args:
-        max_request_rows: Rows (dimension 0 of an input, or tf.Examples) per
-            request (`--max_request_rows`).
-        max_rows_per_run: Without batching, a request with more rows runs
-            as several model runs of at most this many (`--max_rows_per_run`).
-        max_elements: Elements per input tensor, checked before decoding.
-    """
-
-    max_request_rows: int = 10_000
-    max_rows_per_run: int = 256
-    max_elements: int = 64 * 2**20
+    max_request_rows: int = 10_000  # rows (dim 0, or tf.Examples): --max_request_rows
+    max_rows_per_run: int = 256  # unbatched rows per model run: --max_rows_per_run
+    max_elements: int = 64 * 2**20  # elements per input tensor, checked before decoding
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -65,6 +56,10 @@ def _spec_fields(spec):
     """`(name, version or None, label or None)` of a ModelSpec."""
     version = spec.version.value if spec.HasField("version") else None
     return spec.name, version, spec.version_label or None
+
+
+def _set_spec(spec, name, number, signature_name):
+    spec.name, spec.version.value, spec.signature_name = name, number, signature_name
 
 
 def _deadline(timeout_ms):
@@ -145,9 +140,7 @@ class Service:
 
             def respond(outputs):
                 response = predict_pb2.PredictResponse()
-                response.model_spec.name = name
-                response.model_spec.version.value = held.number
-                response.model_spec.signature_name = signature_name
+                _set_spec(response.model_spec, name, held.number, signature_name)
                 for alias, value in outputs.items():
                     response.outputs[alias].CopyFrom(to_tensor_proto(value, self.tensor_content))
                 return response
@@ -235,9 +228,7 @@ class Service:
                 self.metrics.examples(name, len(examples))
             response.result.CopyFrom(
                 self._run_examples(servable, signature, method, examples, timeout_ms))
-        response.model_spec.name = name
-        response.model_spec.version.value = number
-        response.model_spec.signature_name = signature_name
+        _set_spec(response.model_spec, name, number, signature_name)
 
     def _bounded_examples(self, input_proto):
         examples = serialized_examples(input_proto)
@@ -286,9 +277,7 @@ class Service:
                 signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
                 signature = servable.example_signature(signature_name, task.method_name)
                 result = response.results.add()
-                result.model_spec.name = name
-                result.model_spec.version.value = number
-                result.model_spec.signature_name = signature_name
+                _set_spec(result.model_spec, name, number, signature_name)
                 outcome = self._run_examples(servable, signature, task.method_name, examples,
                                              _remaining_ms(deadline))
                 if task.method_name == CLASSIFY_METHOD:
@@ -319,9 +308,7 @@ class Service:
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = number
-        packed = any_pb2.Any()
-        packed.Pack(signatures)
-        response.metadata[SIGNATURE_DEF_FIELD].CopyFrom(packed)
+        response.metadata[SIGNATURE_DEF_FIELD].Pack(signatures)
         return response
 
     def get_model_status(self, request):
@@ -349,9 +336,7 @@ class Service:
                 "ServerModelConfig type not supported by HandleReloadConfigRequest. "
                 "Only ModelConfigList is currently supported")
         self._reload_config(request.config)
-        response = model_management_pb2.ReloadConfigResponse()
-        response.status.error_code = 0
-        return response
+        return model_management_pb2.ReloadConfigResponse(status={"error_code": 0})
 
 
 def _then(future, convert):
