@@ -105,7 +105,7 @@ def test_grpc_requests_get_their_own_rows_and_a_client_giving_up_costs_no_one_el
                 thread.join(60)
             # A long batch runs at once (its queue is idle); the next two
             # requests wait for it, and the first of them gives up at 0.2 s.
-            running = stub.Predict.future(request("slow", [3_000_000], np.int64), timeout=60)
+            running = stub.Predict.future(request("slow", [300_000], np.int64), timeout=60)
             time.sleep(0.3)
             impatient = stub.Predict.future(request("slow", [10], np.int64), timeout=0.2)
             patient = stub.Predict.future(request("slow", [10], np.int64), timeout=60)

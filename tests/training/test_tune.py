@@ -278,6 +278,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
+# Three TensorFlow processes on two cores: the longest test of the suite.
+@pytest.mark.slow
 def test_a_chief_and_two_workers_share_the_trials(tmp_path):
     chief = f"127.0.0.1:{_free_port()}"
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
