@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from tests.serving.conftest import ROOT, Server
+from tests.serving.saved_models import write_slow_model
 
 pytestmark = pytest.mark.tensorflow_only
 MODEL = "sarcasm_lstm"
@@ -187,3 +188,27 @@ def test_version_that_fails_to_load_says_so_in_its_status(tmp_path):
     (version,) = status["model_version_status"]
     assert version["state"] in ("LOADING", "END")
     assert "attempt" in version["status"]["error_message"].lower(), version
+
+
+def test_grpc_calls_beyond_the_concurrency_cap_are_refused(tmp_path):
+    write_slow_model(tmp_path / "slow" / "1")
+    running = Server([f"--model_base_path={tmp_path / 'slow'}", "--model_name=slow",
+                      "--grpc_max_concurrent_rpcs=1", "--file_system_poll_wait_seconds=0"])
+
+    def spin(steps):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "slow"
+        request.inputs["n"].CopyFrom(tf.make_tensor_proto(np.array([steps], np.int64)))
+        return request
+
+    try:
+        with grpc.insecure_channel(running.target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            busy = stub.Predict.future(spin(300_000), timeout=60)  # about 2 s
+            time.sleep(0.5)
+            code, details = grpc_error(stub.Predict, spin(1))
+            assert busy.result().outputs["total"].int64_val
+            assert stub.Predict(spin(1), timeout=30).outputs["total"].int64_val == [0]
+    finally:
+        running.stop()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)

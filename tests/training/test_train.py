@@ -97,6 +97,9 @@ def test_an_ensemble_run_trains_each_member_alone_and_averages_them(tmp_path, ti
     assert _best_core(out).get_config()["ensemble_size"] == 2
 
 
+# A minute of training on two cores; test_a_killed_run_resumes_to_the_same_result
+# covers resuming in the default run.
+@pytest.mark.slow
 def test_an_ensemble_resumes_at_its_unfinished_member(tmp_path, tiny_config, table_data):
     out = tmp_path / "run"
     args = [str(tiny_config), "--data", str(table_data), "--out", str(out),
