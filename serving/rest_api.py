@@ -25,6 +25,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 from serving import rest_json
 from serving.errors import ServingError, invalid_argument
 from serving.servable import INIT_OP_SIGNATURE
+from serving.service import INLINE_BYTES
 
 _VERSION = r"(?:/versions/(\d+)|/labels/([^/:]+))?"
 _POST = re.compile(rf"/v1/models/([^/:]+){_VERSION}:(classify|regress|predict)", re.IGNORECASE)
@@ -38,9 +39,6 @@ _CORS_JSON_HEADERS = {**_JSON_HEADERS, "Access-Control-Allow-Origin": "*",
 INT64_MAX = 2**63 - 1
 NOT_FOUND_PAGE = ("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
                   "<body><h1>Not Found</h1></body></html>\n")
-# Requests and outputs this small are decoded and encoded on the event loop
-# (with batching): for them a hop to a thread costs more than the work.
-INLINE_BYTES = 16 * 1024
 
 
 class _HttpError(ServingError):
@@ -160,7 +158,7 @@ class RestApi:
         else:
             row_format, future = await self._in_pool(self._submit_predict, match, body)
         response = await asyncio.wrap_future(future)
-        if response.ByteSize() <= INLINE_BYTES:
+        if response.ByteSize() <= INLINE_BYTES:  # cheaper here than a hop to a thread
             return rest_json.predict_response(response, row_format)
         return await self._in_pool(rest_json.predict_response, response, row_format)
 

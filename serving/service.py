@@ -32,8 +32,8 @@ from serving.tensors import dtype_name, to_ndarray, to_tensor_proto
 
 SIGNATURE_DEF_FIELD = "signature_def"
 
-# The front ends may decode and queue a batched request this small on their
-# event loop: for it the work costs less than the hop to a thread would.
+# The front ends decode and queue a batched request this small, and encode an
+# answer this small, on their event loop: cheaper than a hop to a thread.
 INLINE_BYTES = 16 * 1024
 
 
