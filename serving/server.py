@@ -82,7 +82,8 @@ def parse_flags(argv=None):
     flag("--model_base_path", default="", help="the model's base path (single-model mode)")
     flag("--model_config_file", default="", help="ModelServerConfig text proto")
     flag("--model_config_file_poll_wait_seconds", type=int, default=0,
-         help="re-read the config file this often (0: once)")
+         help="re-read the config file (or, with neither it nor --model_base_path, "
+              "savedmodels/models.config) this often (0: once)")
     flag("--file_system_poll_wait_seconds", type=int, default=1,
          help="scan base paths for versions this often (0: once at start)")
     switch("--enable_batching", False, "batch concurrent requests")
@@ -151,12 +152,29 @@ def parse_flags(argv=None):
 
 
 def initial_config(args):
-    """The ModelServerConfig the flags ask for."""
+    """The ModelServerConfig the flags ask for (read again at each config poll)."""
     if args.model_config_file:
         return check_config(read_config_file(args.model_config_file))
     if args.model_base_path:
         return check_config(single_model_config(args.model_name, args.model_base_path))
     return check_config(repository_config())
+
+
+def config_file_polled(args):
+    """Whether the config file is re-read: a poll interval and a file to read.
+
+    With no flags the file is savedmodels/models.config. A single model
+    (`--model_base_path`) has no file, so there the interval is ignored, as
+    in TF Serving, and the start-up log says so.
+    """
+    if args.model_config_file_poll_wait_seconds <= 0:
+        return False
+    if args.model_base_path and not args.model_config_file:
+        log.warning("--model_config_file_poll_wait_seconds=%d is ignored: --model_base_path "
+                    "serves one model and there is no config file to re-read",
+                    args.model_config_file_poll_wait_seconds)
+        return False
+    return True
 
 
 class ModelServer:
@@ -209,15 +227,14 @@ class ModelServer:
         log.info("Reloading the model config at a client's request")
         self.reload_config(config)
 
-    def _poll_config_file(self):
+    def _poll_config_file(self, served):
         seconds = self.args.model_config_file_poll_wait_seconds
-        last = None
         while not self.stopping.wait(seconds):
             try:
-                config = read_config_file(self.args.model_config_file)
-                if config != last:
+                config = initial_config(self.args)
+                if config != served:
                     self.reload_config(config)
-                    last = config
+                    served = config
             except ConfigError as error:
                 log.error("Keeping the current models: %s", error)
 
@@ -234,8 +251,11 @@ class ModelServer:
         self.reload_config(config)
         if args.file_system_poll_wait_seconds > 0:
             self.manager.start_polling(args.file_system_poll_wait_seconds)
-        if args.model_config_file and args.model_config_file_poll_wait_seconds > 0:
-            threading.Thread(target=self._poll_config_file, daemon=True,
+        if config_file_polled(args):
+            log.info("Re-reading %s every %d s",
+                     args.model_config_file or "savedmodels/models.config",
+                     args.model_config_file_poll_wait_seconds)
+            threading.Thread(target=self._poll_config_file, args=(config,), daemon=True,
                              name="config-poller").start()
         try:
             asyncio.run(self._serve_ports())

@@ -1,12 +1,16 @@
 """Export a training run as a TensorFlow Serving SavedModel.
 
-    python -m training.export runs/sarcasm_lstm-20261122-101500 --name sarcasm_lstm
+    python -m training.export runs/sarcasm_lstm-20261122-101500 --name my_sarcasm
+    python -m serving --model_config_file exports/models.config
+
     python -m training.export runs/translate_spa_eng_gru-... --name translate_spa_eng --version 3
     python -m training.export my_run --name reviews --base /srv/models
 
 RUN_DIR is a directory written by `python -m training.train` (its
 `config.json` and end-to-end `model.keras` are read). The export goes to
-`BASE/NAME/VERSION/`, the layout TF Serving polls:
+`BASE/NAME/VERSION/` (BASE is `exports/` unless `--base` names another;
+git ignores `exports/`, and the tracked zoo `savedmodels/` is written only
+when asked for), the layout TF Serving polls:
 
     BASE/NAME/VERSION/
         saved_model.pb, fingerprint.pb
@@ -17,7 +21,17 @@ RUN_DIR is a directory written by `python -m training.train` (its
 
 Beside the versions it writes `BASE/NAME/NAME.keras` (the run's Keras
 model) and `BASE/NAME/README.md` (the model card, `training/model_card.py`),
-both for the version just written.
+both for the version just written, and it adds NAME to `BASE/models.config`
+(a TF Serving `ModelServerConfig`, created if missing), so
+`python -m serving --model_config_file BASE/models.config` (or the stock
+TF Serving binary) serves it at once. Base paths there are absolute, as TF
+Serving requires; a config whose models all sit at `/models/NAME` (the
+stock image's mount point, as in `savedmodels/models.config`) keeps that
+form for the new entry.
+
+The warmup requests and the card's example predictions are texts from the
+validation split of the run's own data file; if that file cannot be read
+any more, built-in texts stand in and the card says so.
 
 VERSION is the next free integer (1 for a new NAME) unless `--version` is
 given; an existing version is never overwritten. The version is written to
@@ -69,24 +83,34 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils  # private; TF is pinned
+from google.protobuf import text_format
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
 
 from training import model_card
 from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
-from training.model_card import directory_size
+from training.model_card import directory_size, run_data_path
+from training.tasks import TASKS
 from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
 # which loading a run's model.keras needs.
 from zoo.models.translator_preprocessor import translate
 
 WARMUP_FILE = "tf_serving_warmup_requests"
+DEFAULT_BASE = "exports"
+MODELS_CONFIG = "models.config"
+# The stock tensorflow/serving image's mount point for models.
+CONTAINER_MODELS_ROOT = "/models"
+# Validation texts drawn for the warmup requests and the card's examples.
+EXAMPLE_COUNT = 6
 # Beam widths a translator's `beam_width` input accepts (each width is a
 # branch of the graph, since beam search's tensors are shaped by it).
 MAX_BEAM_WIDTH = 8
 SCORE_TOLERANCE = 1e-5
 
 # Headline-like texts for classifiers, sentences for translators: the
-# warmup requests and the check's batch (with a few awkward inputs added).
+# warmup requests and the card's examples when the run's data cannot be
+# read (and the check's batch always, with a few awkward inputs added).
 CLASSIFIER_EXAMPLES = (
     "local man shocked to learn houseplants need water",
     "senate passes bill to fund highway repairs",
@@ -481,13 +505,115 @@ def check_translator(export_dir, model, texts):
             )
 
 
+# --- Examples from the run's data --------------------------------------------
+
+
+def validation_examples(config, run_dir, count=EXAMPLE_COUNT):
+    """`(texts, source)`: inputs from the run's validation split, and where from.
+
+    Classifier texts are taken class by class in turn, so every class shows;
+    translator inputs are the first source sentences. When the data file
+    cannot be read (moved, or a download that fails offline) the built-in
+    texts stand in, and `source` says so.
+    """
+    builtin = CLASSIFIER_EXAMPLES if config["task"] == "classification" else TRANSLATOR_EXAMPLES
+    path = run_data_path(run_dir, config)
+    try:
+        _, validation = TASKS[config["task"]].load_data(config, path)
+    except Exception as error:  # missing file, changed format, no network
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"warning: the run's data cannot be read ({reason}); the warmup requests and "
+              f"the model card use built-in example texts instead", file=sys.stderr)
+        return builtin, f"built-in example texts (the run's data could not be read: {reason})"
+    where = f"`{path}`" if path else "the task's standard data set"
+    if config["task"] == "classification":
+        by_class = [[t for t, y in zip(validation.texts, validation.labels) if y == c]
+                    for c in range(len(validation.class_names))]
+        texts = [t for group in zip(*by_class) for t in group][:count]
+        if len(texts) < count:  # a class has too few rows: fill from the rest
+            texts += [t for t in validation.texts if t not in texts][:count - len(texts)]
+    else:
+        texts = list(dict.fromkeys(source for source, _ in validation))[:count]
+    if not texts:
+        return builtin, "built-in example texts (the run's validation split is empty)"
+    return tuple(texts), f"the validation split of {where}"
+
+
+# --- models.config -------------------------------------------------------------
+
+
+def read_models_config(base):
+    """`(comment, config)` of `BASE/models.config`; a missing file is empty.
+
+    `comment` is the file's leading comment block, kept when it is rewritten.
+    """
+    path = pathlib.Path(base) / MODELS_CONFIG
+    config = model_server_config_pb2.ModelServerConfig()
+    if not path.exists():
+        return "", config
+    try:
+        text = path.read_text(encoding="utf-8")
+        text_format.Parse(text, config)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExportError(f"{path}: cannot be read ({error})") from None
+    except text_format.ParseError as error:  # "line:column : message"
+        raise ExportError(f"{path}:{error} (it must be a TF Serving ModelServerConfig "
+                          "in text format; fix or remove it)") from None
+    if config.WhichOneof("config") == "custom_model_config":
+        raise ExportError(f"{path}: holds a custom_model_config; only a model_config_list "
+                          "can list the exported model")
+    comment = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line)
+    return "\n".join(comment), config
+
+
+def model_base_path(base, name, config):
+    """The base path NAME gets in `config`: absolute, or the stock image's form."""
+    models = config.model_config_list.config
+    if models and all(m.base_path == f"{CONTAINER_MODELS_ROOT}/{m.name}" for m in models):
+        return f"{CONTAINER_MODELS_ROOT}/{name}"
+    return str((pathlib.Path(base) / name).resolve())
+
+
+def add_to_models_config(base, name):
+    """Lists NAME in `BASE/models.config`; returns the file's path.
+
+    A model already listed keeps its entry (its version policy, labels and
+    base path are the operator's); the file is replaced whole, atomically,
+    so a server polling it never reads half of it.
+    """
+    path = pathlib.Path(base) / MODELS_CONFIG
+    comment, config = read_models_config(base)
+    models = config.model_config_list.config
+    if any(model.name == name for model in models):
+        return path
+    models.add(name=name, base_path=model_base_path(base, name, config),
+               model_platform="tensorflow")
+    comment = comment or ("# Models for TensorFlow Serving (a ModelServerConfig in text format), "
+                          "kept by python -m training.export.\n"
+                          f"# Serve them: python -m serving --model_config_file {path}")
+    partial = path.with_name(f".{MODELS_CONFIG}.tmp")
+    partial.write_text(f"{comment}\n{text_format.MessageToString(config)}", encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
 # --- Export ------------------------------------------------------------------
 
 
-def export(run_dir, name, base="savedmodels", version=None):
-    """Exports a run to `base/name/VERSION`; returns that path."""
+def export(run_dir, name, base=DEFAULT_BASE, version=None):
+    """Exports a run to `base/name/VERSION` and lists it in `base/models.config`.
+
+    Returns:
+        The version's path.
+    """
     config, model = load_run(run_dir)
     target = version_path(base, name, version)
+    read_models_config(base)  # a broken config fails before anything is written
+    examples, examples_source = validation_examples(config, run_dir)
     model_dir = target.parent
     created = not model_dir.exists()
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -498,7 +624,7 @@ def export(run_dir, name, base="savedmodels", version=None):
     os.umask(umask)
     os.chmod(temporary, 0o777 & ~umask)
     try:
-        write_version(temporary, config, model, name)
+        write_version(temporary, config, model, name, examples)
         # Another export may have taken the version meanwhile.
         version_path(base, name, int(target.name))
         os.rename(temporary, target)
@@ -507,11 +633,14 @@ def export(run_dir, name, base="savedmodels", version=None):
         if created and not any(model_dir.iterdir()):
             model_dir.rmdir()
         raise
-    write_keras_and_card(model_dir, name, target, run_dir, config, model)
+    write_keras_and_card(model_dir, name, target, run_dir, config, model,
+                         examples, examples_source)
+    add_to_models_config(base, name)
     return target
 
 
-def write_keras_and_card(model_dir, name, version_dir, run_dir, config, model):
+def write_keras_and_card(model_dir, name, version_dir, run_dir, config, model,
+                         examples, examples_source):
     """`NAME.keras` and the model card `README.md`, for the newest version.
 
     Each is written under a hidden name and renamed over the old one, so a
@@ -522,15 +651,17 @@ def write_keras_and_card(model_dir, name, version_dir, run_dir, config, model):
     model.save(partial)
     os.replace(partial, keras_path)
     sizes = {"saved_model": directory_size(version_dir), "keras": directory_size(keras_path)}
-    examples = CLASSIFIER_EXAMPLES if config["task"] == "classification" else TRANSLATOR_EXAMPLES
-    card = model_card.render(name, int(version_dir.name), run_dir, config, model, examples, sizes)
+    card = model_card.render(name, int(version_dir.name), run_dir, config, model, examples,
+                             sizes, examples_source)
     partial = model_dir / ".README.md.tmp"
     partial.write_text(card, encoding="utf-8")
     os.replace(partial, model_dir / "README.md")
 
 
-def write_version(export_dir, config, model, name):
+def write_version(export_dir, config, model, name, examples):
     """Writes and checks one SavedModel version in `export_dir`.
+
+    `examples` are the texts of its warmup requests.
 
     The recurrent layers are traced with Keras's uncompiled loop, so the
     graph holds plain TensorFlow ops and no XLA-compiled functions.
@@ -540,18 +671,19 @@ def write_version(export_dir, config, model, name):
             class_names = config["data"]["class_names"]
             classifier_archive(model, class_names).write_out(str(export_dir), verbose=False)
             set_method_name(export_dir, "classify", tf.saved_model.CLASSIFY_METHOD_NAME)
-            write_warmup(export_dir, warmup_requests(name, CLASSIFIER_EXAMPLES))
+            write_warmup(export_dir, warmup_requests(name, examples))
             check_ops(export_dir)
             check_classifier(
-                export_dir, model, class_names, CLASSIFIER_EXAMPLES + AWKWARD_EXAMPLES
-            )
+                export_dir, model, class_names,
+                tuple(examples) + CLASSIFIER_EXAMPLES + AWKWARD_EXAMPLES)
         else:
             translator_archive(model).write_out(str(export_dir), verbose=False)
             # Warmup states beam_width, so it runs on servers that ignore defaults.
             write_warmup(export_dir, warmup_requests(
-                name, TRANSLATOR_EXAMPLES, {"beam_width": np.int32(model.beam_width)}))
+                name, examples, {"beam_width": np.int32(model.beam_width)}))
             check_ops(export_dir)
-            check_translator(export_dir, model, TRANSLATOR_EXAMPLES + AWKWARD_EXAMPLES)
+            check_translator(export_dir, model,
+                             tuple(examples) + TRANSLATOR_EXAMPLES + AWKWARD_EXAMPLES)
 
 
 def main(argv=None):
@@ -559,8 +691,9 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a training run directory (config.json, model.keras)")
     parser.add_argument("--name", required=True, help="model name: BASE/NAME/VERSION")
-    parser.add_argument("--base", default="savedmodels",
-                        help="directory of served models (default: savedmodels)")
+    parser.add_argument("--base", default=DEFAULT_BASE,
+                        help=f"directory of served models, with their models.config "
+                             f"(default: {DEFAULT_BASE}/, which git ignores)")
     parser.add_argument("--version", type=int,
                         help="version number (default: the next free one)")
     args = parser.parse_args(argv)
@@ -569,7 +702,9 @@ def main(argv=None):
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"Exported {args.run_dir} as {args.name} version {path.name}: {path}")
+    config_file = pathlib.Path(args.base) / MODELS_CONFIG
+    print(f"Exported {args.run_dir} as {args.name} version {path.name}: {path}\n"
+          f"Serve it: python -m serving --model_config_file {config_file}")
     return 0
 
 

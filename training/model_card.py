@@ -3,8 +3,9 @@
 A card says what the model does, on what data (and its license), how it
 is built and trained (the exact command), how well it did on validation
 data, how big it is, what it gets wrong, and a table of example inputs
-with the outputs the Keras model gave at export. The table is the record
-the tests compare the shipped models against (`read_examples`).
+(drawn from the run's validation rows) with the outputs the Keras model
+gave at export. The table is a record to check a copy of the files
+against (`read_examples`); the tests do so for the shipped models.
 """
 
 import json
@@ -48,7 +49,7 @@ DATA_LIMITS = {
 TASK_LIMITS = {
     "classification": [
         "Text is lowercased and cut to {sequence_length} tokens; words outside "
-        "its {max_tokens}-token vocabulary are all one unknown token.",
+        "its {vocabulary_size:,}-token vocabulary are all one unknown token.",
         "Validation accuracy {accuracy:.3f}: about one text in {one_in} is "
         "misclassified. The scores are softmax outputs, not checked for "
         "calibration.",
@@ -56,8 +57,8 @@ TASK_LIMITS = {
     "translation": [
         "Output is lowercased, with punctuation re-attached; source and "
         "output are cut to {sequence_length} tokens.",
-        "Words outside its vocabularies ({source_vocab_size} source, "
-        "{target_vocab_size} target tokens) become [UNK]; most names do.",
+        "Words outside its vocabularies ({source_vocabulary_size:,} source, "
+        "{target_vocabulary_size:,} target tokens) become [UNK]; most names do.",
     ],
 }
 
@@ -91,6 +92,33 @@ def training_command(run_dir):
         elif arg != "--resume" and not arg.startswith("--out="):
             kept.append(arg)
     return "python -m training.train " + " ".join(_quote(a) for a in kept), run
+
+
+def run_data_path(run_dir, config):
+    """The data file a run trained on: `data.path`, else its command's `--data`.
+
+    None means the task's standard data set (downloaded by the loader).
+    """
+    path = config.get("data", {}).get("path")
+    if path:
+        return path
+    run_file = pathlib.Path(run_dir) / "run.json"
+    if not run_file.exists():
+        return None
+    return _data_argument(json.loads(run_file.read_text(encoding="utf-8"))["command"])
+
+
+def vocabulary_sizes(config, model):
+    """The model's real vocabulary sizes (padding and [UNK] included), by name.
+
+    The config's `max_tokens` is only a ceiling: a small data set has fewer
+    distinct words.
+    """
+    if config["task"] == "translation":
+        return {"source_vocabulary_size": len(model.vectorizers.source_vocabulary),
+                "target_vocabulary_size": len(model.vectorizers.target_vocabulary)}
+    vectorizer = next(layer for layer in model.layers if hasattr(layer, "vocabulary_size"))
+    return {"vocabulary_size": vectorizer.vocabulary_size()}
 
 
 def _data_argument(command):
@@ -179,8 +207,8 @@ def read_examples(card_text):
     return table[0], table[2:]
 
 
-def render(name, version, run_dir, config, model, texts, sizes):
-    """The model card's Markdown text."""
+def render(name, version, run_dir, config, model, texts, sizes, texts_source):
+    """The model card's Markdown text; `texts_source` says where `texts` come from."""
     run_dir = pathlib.Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     command, run = training_command(run_dir)
@@ -189,13 +217,14 @@ def render(name, version, run_dir, config, model, texts, sizes):
         f" ({', '.join(f'{k}={v}' for k, v in model_config.get('cell_options', {}).items())})"
         if model_config.get("cell_options") else ""
     )
+    vocabulary = vocabulary_sizes(config, model)
     if task == "classification":
         summary = (
             f"Text classifier: raw text in, scores for "
             f"{', '.join(f'`{c}`' for c in config['data']['class_names'])} out."
         )
         architecture = (
-            f"TextVectorization ({config['preprocessing']['max_tokens']} tokens, "
+            f"TextVectorization ({vocabulary['vocabulary_size']:,} tokens, "
             f"{config['preprocessing']['sequence_length']} per text) -> embedding "
             f"({model_config['embedding_dim']}) -> {model_config['num_layers']} x "
             f"{'bidirectional ' if model_config['bidirectional'] else ''}{family}, "
@@ -210,7 +239,8 @@ def render(name, version, run_dir, config, model, texts, sizes):
                 f"{config['training']['seed']} to {config['training']['seed'] + members - 1}), "
                 f"their probabilities averaged; each: {architecture}"
             )
-        limits_values = {**config["preprocessing"], "accuracy": metrics["accuracy"],
+        limits_values = {**config["preprocessing"], **vocabulary,
+                         "accuracy": metrics["accuracy"],
                          "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
         signatures = "`serving_default` (`text` -> `scores`, `classes`) and `classify` (tf.Example with a bytes feature `text`)"
     else:
@@ -221,13 +251,13 @@ def render(name, version, run_dir, config, model, texts, sizes):
             f"{family} encoder and a {family} decoder, {model_config['units']} units, "
             f"embeddings of {model_config['embedding_dim']}, "
             f"{model_config.get('attention', 'dot')} attention (Luong-style, on the "
-            f"decoder's outputs); {config['preprocessing']['source_vocab_size']} source "
-            f"and {config['preprocessing']['target_vocab_size']} target tokens; "
+            f"decoder's outputs); {vocabulary['source_vocabulary_size']:,} source "
+            f"and {vocabulary['target_vocabulary_size']:,} target tokens; "
             f"beam search of width {model.beam_width} by default."
         )
-        limits_values = dict(config["preprocessing"])
+        limits_values = {**config["preprocessing"], **vocabulary}
         signatures = "`serving_default` (`text`, optional `beam_width` -> `translation`)"
-    data_path = _data_argument(run["command"])
+    data_path = run_data_path(run_dir, config)
     # Without --data the loader downloaded the task's standard data set.
     data_file = pathlib.Path(data_path).name if data_path else (
         "spa.txt" if task == "translation" else "Sarcasm_Headlines_Dataset.json")
@@ -295,7 +325,8 @@ Served by TensorFlow Serving or `python -m serving` as model `{name}`:
 
 {EXAMPLES_HEADING}
 
-Outputs of `{name}.keras` at export; the tests check that the shipped files still give them.
+Outputs of `{name}.keras` at export, for texts from {texts_source}. A copy
+of the files that gives other outputs is not this model.
 
 {_table(example_rows(config, model, texts))}
 """

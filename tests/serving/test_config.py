@@ -116,3 +116,61 @@ def test_model_roots_keep_a_symlinked_startup_model_allowed(tmp_path):
     startup = config(tmp_path / "models" / "m")
     assert model_roots(startup) == [str(tmp_path / "models"), str(tmp_path / "store")]
     check_under_roots(startup, model_roots(startup))
+
+
+# --- Re-reading the config (--model_config_file_poll_wait_seconds) -------------
+
+
+def test_the_default_config_is_polled_and_a_single_model_says_it_is_not(caplog):
+    from serving.server import config_file_polled, parse_flags
+
+    assert config_file_polled(parse_flags(["--model_config_file_poll_wait_seconds=5"]))
+    assert config_file_polled(parse_flags([
+        "--model_config_file=/srv/models.config", "--model_config_file_poll_wait_seconds=5"]))
+    assert not config_file_polled(parse_flags([]))
+    assert not caplog.records
+    single = parse_flags(["--model_base_path=/srv/m", "--model_config_file_poll_wait_seconds=5"])
+    assert not config_file_polled(single)
+    assert ("--model_config_file_poll_wait_seconds=5 is ignored: --model_base_path serves one "
+            "model and there is no config file to re-read") in caplog.text
+
+
+def test_a_polled_default_config_picks_up_a_new_model_and_skips_a_broken_file(
+        tmp_path, monkeypatch, caplog):
+    """savedmodels/models.config, re-read: with no flags the zoo's own file is polled."""
+    import threading
+
+    from serving import config as serving_config
+    from serving.server import ModelServer, parse_flags
+
+    zoo = tmp_path / "savedmodels"
+    zoo.mkdir()
+    entry = 'config {{ name: "{0}" base_path: "/models/{0}" model_platform: "tensorflow" }}'
+    monkeypatch.setattr(serving_config, "REPOSITORY_MODELS", zoo)
+    monkeypatch.setattr(serving_config, "REPOSITORY_CONFIG", zoo / "models.config")
+    (zoo / "models.config").write_text(f"model_config_list {{ {entry.format('a')} }}")
+    server = ModelServer(parse_flags(["--model_config_file_poll_wait_seconds=1"]))
+    served, changed = [], threading.Event()
+
+    def reload_config(config):
+        served.append([m.name for m in config.model_config_list.config])
+        changed.set()
+        if len(served) == 1:  # the next read finds a broken file, then a fixed one
+            (zoo / "models.config").write_text("model_config_list { config { nme: 1 } }")
+
+    monkeypatch.setattr(server, "reload_config", reload_config)
+    first = serving_config.repository_config()
+    (zoo / "models.config").write_text(
+        f"model_config_list {{ {entry.format('a')} {entry.format('b')} }}")
+    poller = threading.Thread(target=server._poll_config_file, args=(first,), daemon=True)
+    poller.start()
+    assert changed.wait(30)
+    assert served == [["a", "b"]]
+    for _ in range(300):  # the broken file is read within a poll or two
+        if "Keeping the current models" in caplog.text:
+            break
+        server.stopping.wait(0.1)
+    server.stopping.set()
+    poller.join(10)
+    assert "models.config:1:" in caplog.text  # the broken file is named, models kept
+    assert served == [["a", "b"]]

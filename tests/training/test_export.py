@@ -230,10 +230,26 @@ def test_export_writes_the_keras_model_and_a_model_card(kind, runs, base, reques
         assert "CC-BY 2.0 France" in card
         assert f"| BLEU, beam search | {metrics['bleu_beam']:.2f} |" in card
 
-    # NAME.keras is the run's model, and the card's table is what it outputs.
+    # The real vocabulary, not the config's ceiling (60 / 40 / 40 tokens).
     model = pretrained.load(name, base=base)
+    if kind == "classifier":
+        vocabulary = model.get_layer("vectorizer").vocabulary_size()
+        assert f"TextVectorization ({vocabulary} tokens," in card
+        assert f"its {vocabulary}-token vocabulary" in card
+    else:
+        sizes = len(model.vectorizers.source_vocabulary), len(model.vectorizers.target_vocabulary)
+        assert max(sizes) < config["preprocessing"]["source_vocab_size"]
+        assert "Words outside its vocabularies ({} source, {} target tokens)".format(*sizes) in card
+
+    # The examples are the run's own validation rows; NAME.keras gives the table's outputs.
     header, rows = read_examples(card)
     texts = np.array([row[0] for row in rows], dtype=object)
+    assert "texts from the validation split of `" in card
+    # The tiny translation data has few distinct validation sources.
+    assert len(rows) == export.EXAMPLE_COUNT if kind == "classifier" else 1 <= len(rows) <= 6
+    assert not set(texts) & set(export.CLASSIFIER_EXAMPLES + export.TRANSLATOR_EXAMPLES)
+    data_file = next(run.parent.glob("texts.csv" if kind == "classifier" else "spa.txt"))
+    assert all(text in data_file.read_text() for text in texts)
     if kind == "classifier":
         assert header == ["text", *config["data"]["class_names"]]
         recorded = np.array([[float(v) for v in row[1:]] for row in rows])
@@ -241,6 +257,122 @@ def test_export_writes_the_keras_model_and_a_model_card(kind, runs, base, reques
     else:
         assert header == ["text", "translation"]
         assert [t.decode() for t in model(texts).numpy()] == [row[1] for row in rows]
+
+
+def test_classifier_examples_cover_every_class(classifier_export, runs):
+    from tests.training.conftest import CUES
+    from training.model_card import read_examples
+
+    header, rows = read_examples((classifier_export.parent / "README.md").read_text())
+    config = json.loads((runs["classifier"] / "config.json").read_text())
+    cues = {cue: label for label, cue in CUES.items()}
+    labels = {cues[word] for row in rows for word in row[0].split() if word in cues}
+    assert labels == set(config["data"]["class_names"])
+
+
+def test_warmup_requests_replay_the_runs_validation_texts(classifier_export, runs):
+    from training.model_card import read_examples
+
+    _, rows = read_examples((classifier_export.parent / "README.md").read_text())
+    first = next(iter(tf.data.TFRecordDataset(
+        str(classifier_export / "assets.extra" / export.WARMUP_FILE))))
+    log = prediction_log_pb2.PredictionLog.FromString(first.numpy())
+    assert tf.make_ndarray(log.predict_log.request.inputs["text"]).tolist() == [
+        rows[0][0].encode()]
+
+
+def test_a_run_whose_data_is_gone_exports_with_built_in_texts_and_says_so(
+        runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["classifier"], run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["path"] = str(tmp_path / "moved.csv")
+    (run / "config.json").write_text(json.dumps(config))
+    assert export.main([str(run), "--name", "m", "--base", str(tmp_path / "base")]) == 0
+    assert "warning: the run's data cannot be read" in capsys.readouterr().err
+    card = (tmp_path / "base" / "m" / "README.md").read_text()
+    assert "texts from built-in example texts (the run's data could not be read:" in card
+    assert "moved.csv" in card
+    assert export.CLASSIFIER_EXAMPLES[0] in card
+
+
+# --- models.config -------------------------------------------------------------
+
+
+def read_models_config(path):
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = text_format.Parse(path.read_text(), model_server_config_pb2.ModelServerConfig())
+    return {m.name: (m.base_path, m.model_platform) for m in config.model_config_list.config}
+
+
+def test_exports_are_listed_in_models_config_beside_them(classifier_export, translator_export,
+                                                         base):
+    assert read_models_config(base / "models.config") == {
+        "tiny_classifier": (str(base.resolve() / "tiny_classifier"), "tensorflow"),
+        "tiny_translator": (str(base.resolve() / "tiny_translator"), "tensorflow"),
+    }
+
+
+def test_models_config_keeps_the_operators_entries_comment_and_container_paths(tmp_path):
+    base = tmp_path / "zoo"
+    base.mkdir()
+    (base / "models.config").write_text(
+        "# the operator's note\n"
+        'model_config_list { config { name: "old" base_path: "/models/old" '
+        'model_platform: "tensorflow" model_version_policy { all {} } } }\n')
+    export.add_to_models_config(base, "new")
+    export.add_to_models_config(base, "old")  # listed already: left as it is
+    text = (base / "models.config").read_text()
+    assert text.startswith("# the operator's note\n")
+    assert "all {" in text
+    assert read_models_config(base / "models.config") == {
+        "old": ("/models/old", "tensorflow"), "new": ("/models/new", "tensorflow")}
+
+
+def test_a_broken_models_config_fails_the_export_before_anything_is_written(
+        runs, tmp_path, capsys):
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "models.config").write_text("model_config_list {\n  config { nme: 'x' }\n}\n")
+    assert export.main([str(runs["classifier"]), "--name", "m", "--base", str(base)]) == 2
+    err = capsys.readouterr().err
+    assert f"{base / 'models.config'}:2:" in err and "nme" in err
+    assert sorted(p.name for p in base.iterdir()) == ["models.config"]
+
+
+def test_default_export_goes_to_ignored_exports_and_serves_at_once(runs, tmp_path, monkeypatch,
+                                                                   capsys):
+    """The README's round trip: export with no --base, then serve the config it wrote."""
+    import subprocess
+    import urllib.request
+
+    from tests.serving.conftest import ROOT, Server
+
+    monkeypatch.chdir(tmp_path)
+    assert export.main([str(runs["classifier"]), "--name", "mine"]) == 0
+    config_file = tmp_path / "exports" / "models.config"
+    assert f"python -m serving --model_config_file exports/models.config" in capsys.readouterr().out
+    assert (tmp_path / "exports" / "mine" / "1" / "saved_model.pb").exists()
+    ignored = subprocess.run(["git", "check-ignore", "-q", "exports/mine/1/saved_model.pb"],
+                             cwd=ROOT)
+    assert ignored.returncode == 0, "exports/ must be ignored by git"
+
+    server = Server([f"--model_config_file={config_file}"])
+    try:
+        request = urllib.request.Request(
+            f"{server.url}/v1/models/mine:predict",
+            data=json.dumps({"instances": ["alpha sunny bravo"]}).encode())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            prediction = json.load(response)["predictions"][0]
+    finally:
+        server.stop()
+    config = json.loads((runs["classifier"] / "config.json").read_text())
+    assert prediction["classes"] == config["data"]["class_names"]
+    assert abs(sum(prediction["scores"]) - 1) < 1e-5
 
 
 def test_an_ensemble_run_exports_as_one_model_with_its_members_in_the_card(tmp_path):
