@@ -61,9 +61,40 @@ def read_config_file(path):
     return data
 
 
+# Keys whose value may have a type other than their default's, by dotted
+# name: a table's columns are picked by header name or by 0-based index
+# (the only way without a header), whatever the default or a saved run has.
+KEY_TYPES = {
+    "data.text_column": (str, int),
+    "data.label_column": (str, int),
+}
+
+
 def coerce(default, value, name, source):
-    """`value` in the type of `default`; YAML reads "1e-4" as a string."""
-    if default is None or value is None:
+    """`value` checked against the type of `default` (or the types
+    `KEY_TYPES` allows for `name`); YAML reads "1e-4" as a string.
+
+    Args:
+        default: The value `value` replaces: the task's default, or what a
+            config file or saved run set. None accepts any value.
+        value: The new value.
+        name: Its dotted key, e.g. "model.units".
+        source: Where it came from (a file, or "--set ..."), for errors.
+
+    Returns:
+        `value`, as a float where `default` is one.
+
+    Raises:
+        ConfigError: naming the key, the type(s) expected and the value.
+    """
+    if value is None:
+        return value
+    if name in KEY_TYPES:
+        allowed = KEY_TYPES[name]
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise _type_error(name, allowed, value, source)
+        return value
+    if default is None:
         return value
     if isinstance(default, float) and isinstance(value, str):
         try:
@@ -78,11 +109,18 @@ def coerce(default, value, name, source):
     else:
         ok = isinstance(value, expected)
     if not ok:
-        raise ConfigError(
-            f"{source}: {name} must be {expected.__name__} (like its default "
-            f"{default!r}). Received: {value!r}"
-        )
+        raise _type_error(name, (expected,), value, source)
     return value
+
+
+def _type_error(name, types, value, source):
+    # Says nothing of the default: the value replaced may be the user's own
+    # (a config file under a --set, a saved run's config).
+    expected = " or ".join(t.__name__ for t in types)
+    return ConfigError(
+        f"{source}: {name} must be {expected}. Received: {value!r} "
+        f"({type(value).__name__})"
+    )
 
 
 def merge(base, update, source, prefix=""):

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras
+from training.config import ConfigError
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
 from zoo.data.classification import (
@@ -19,6 +20,7 @@ from zoo.data.classification import (
     load_text_table,
     split_labeled_texts,
 )
+from zoo.data.errors import DataArgumentError
 from zoo.models.text_classifier import TextClassifier
 from zoo.models.text_classifier_preprocessor import string_classifier, text_vectorizer
 
@@ -29,10 +31,11 @@ DEFAULTS = {
         "path": None,  # None: download the sarcasm set (table needs a path)
         "validation_fraction": 0.1,
         "split_seed": 1337,
-        "text_column": "text",  # table format only
+        "text_column": "text",  # table format only: a header name or a 0-based index
         "label_column": "label",
-        "delimiter": None,  # None: tab for .tsv, comma otherwise
+        "delimiter": None,  # None: sniffed from the file (tab or comma)
         "header": True,
+        "quoting": None,  # none | csv; None: none for tab-separated, csv otherwise
         "class_names": None,  # None: the sorted labels found
     },
     "preprocessing": {
@@ -71,25 +74,53 @@ VOCABULARY_FILE = "vocabulary.txt"
 
 
 def load_file(config, path=None):
-    """All labelled texts of the configured file (`path` overrides it)."""
+    """All labelled texts of the configured file (`path` overrides it).
+
+    Prints the loader's one-line summary of what it read (examples, classes
+    with counts, how the file was parsed, what was skipped).
+
+    Args:
+        config: The resolved config; its `data` section says how to read.
+        path: The file, instead of `data.path`.
+
+    Returns:
+        `LabeledTexts`.
+
+    Raises:
+        ConfigError: A `data` key cannot say how to read the file; names the
+            key and the value received.
+        DataFormatError: The file is malformed (names file and line).
+    """
     data_config = config["data"]
     path = path or data_config["path"]
     if data_config["format"] == "sarcasm":
-        return load_sarcasm(path or default_sarcasm_path())
-    if data_config["format"] == "table":
+        data = load_sarcasm(path or default_sarcasm_path())
+    elif data_config["format"] == "table":
         if not path:
-            raise ValueError("data.format 'table' needs a file: pass --data PATH")
-        return load_text_table(
-            path,
-            text_column=data_config["text_column"],
-            label_column=data_config["label_column"],
-            delimiter=data_config["delimiter"],
-            header=data_config["header"],
-            class_names=data_config["class_names"],
+            raise ConfigError("data.format 'table' needs a file: pass --data PATH")
+        try:
+            data = load_text_table(
+                path,
+                text_column=data_config["text_column"],
+                label_column=data_config["label_column"],
+                delimiter=data_config["delimiter"],
+                header=data_config["header"],
+                class_names=data_config["class_names"],
+                # A run saved before `quoting` existed has no such key.
+                quoting=data_config.get("quoting"),
+            )
+        except DataArgumentError as error:
+            # The loader names its argument; the user wrote the config key.
+            raise ConfigError(
+                f"data.{error.argument} must be {error.expected}. "
+                f"Received: {error.value!r}"
+            ) from None
+    else:
+        raise ConfigError(
+            f"data.format must be 'sarcasm' or 'table'. Received: {data_config['format']!r}"
         )
-    raise ValueError(
-        f"data.format must be 'sarcasm' or 'table'. Received: {data_config['format']!r}"
-    )
+    print(data.summary, flush=True)
+    return data
 
 
 def load_data(config, data_path=None):

@@ -1,5 +1,6 @@
-"""The one error a data loader raises for a bad file: where, and what was
-expected there."""
+"""The errors a data loader raises: `DataFormatError` for a bad file (where,
+and what was expected there), `DataArgumentError` for a bad way of reading
+one (which argument, what it must be, what it was)."""
 
 
 class DataFormatError(ValueError):
@@ -23,6 +24,30 @@ class DataFormatError(ValueError):
         self.problem = problem
         where = self.path if line is None else f"{self.path}, line {line}"
         super().__init__(f"{where}: {problem}")
+
+
+class DataArgumentError(ValueError):
+    """A loader argument that cannot say how to read a file, e.g.
+
+        Argument `text_column` must be a 0-based column index (an int >= 0)
+        when the file has no header. Received: text_column='text'
+
+    The attributes let a caller that took the value from elsewhere (a
+    training config's `data.text_column`) name it in its own terms.
+
+    Attributes:
+        argument: The loader's argument name.
+        value: The value received.
+        expected: What the argument must be, as a phrase.
+    """
+
+    def __init__(self, argument, value, expected):
+        self.argument = argument
+        self.value = value
+        self.expected = expected
+        super().__init__(
+            f"Argument `{argument}` must be {expected}. Received: {argument}={value!r}"
+        )
 
 
 def read_text_lines(path):
