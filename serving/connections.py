@@ -4,34 +4,16 @@ aiohttp `RequestHandler` adds both; `start_rest_site` serves it, `limits_middlew
 """
 
 import asyncio
-import dataclasses
 import json
 import logging
 import resource
 
 from aiohttp import web
 
+from serving.limits import ConnectionLimits
+
 log = logging.getLogger("serving")
 ACCEPT_ERROR = "socket.accept() out of system resource"  # asyncio's message
-
-
-@dataclasses.dataclass(frozen=True)
-class ConnectionLimits:
-    """Time and count limits of REST connections; every value must be positive."""
-
-    header_timeout_s: float = 10  # from accept or a request's first byte until its handler runs
-    idle_timeout_s: float = 30  # between keep-alive requests (aiohttp's `keepalive_timeout`)
-    body_timeout_s: float = 30  # to read a request body (applied by the handler)
-    max_connections: int = 1024  # open at once; more get a 503
-    accept_error_log_interval_s: float = 60  # failing accepts and 503s are logged once per this
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            number = int if field.name == "max_connections" else (int, float)
-            if isinstance(value, bool) or not isinstance(value, number) or not value > 0:
-                raise ValueError(f"ConnectionLimits.{field.name} must be a positive "
-                                 f"{'integer' if number is int else 'number'}, got {value!r}")
 
 
 class _RateLimitedLog:

@@ -12,7 +12,6 @@ costs time, not memory.
 """
 
 import concurrent.futures
-import dataclasses
 import time
 
 import grpc
@@ -27,6 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.errors import ServingError, invalid_argument
+from serving.limits import RequestLimits
 from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, serialized_examples
 from serving.tensors import dtype_name, to_ndarray, to_tensor_proto
 
@@ -35,21 +35,6 @@ SIGNATURE_DEF_FIELD = "signature_def"
 # The front ends decode and queue a batched request this small, and encode an
 # answer this small, on their event loop: cheaper than a hop to a thread.
 INLINE_BYTES = 16 * 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class RequestLimits:
-    """What one request may ask of the server."""
-
-    max_request_rows: int = 10_000  # rows (dim 0, or tf.Examples): --max_request_rows
-    max_rows_per_run: int = 256  # unbatched rows per model run: --max_rows_per_run
-    max_elements: int = 64 * 2**20  # elements per input tensor, checked before decoding
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field.name} must be a positive integer. Received: {value!r}")
 
 
 def _spec_fields(spec):

@@ -5,15 +5,19 @@ it is, how many weights it has, and the shapes it returns, then checks that
 variant "keras" is exactly `keras.layers.LSTM`.
 """
 
-import keras
-import numpy as np
+import argparse
 
-from zoo.layers import GRU, LSTM, VARIANTS, OriginalLSTM
+from zoo.cli import add_verbose_flag, import_tensorflow
 
 BATCH, STEPS, FEATURES, UNITS = 2, 10, 8, 16
 
 
 def tour():
+    import keras
+    import numpy as np
+
+    from zoo.layers import GRU, LSTM, VARIANTS, OriginalLSTM
+
     x = np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES))
     x = x.astype("float32")
     layers = [("OriginalLSTM(4 blocks of 4)", OriginalLSTM(4, block_size=4))]
@@ -41,5 +45,13 @@ def tour():
           f"max |difference| = {gap:.1e}")
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__)
+    add_verbose_flag(parser)
+    args = parser.parse_args(argv)
+    import_tensorflow(args.verbose)
     tour()
+
+
+if __name__ == "__main__":
+    main()

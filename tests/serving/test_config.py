@@ -122,7 +122,8 @@ def test_model_roots_keep_a_symlinked_startup_model_allowed(tmp_path):
 
 
 def test_the_default_config_is_polled_and_a_single_model_says_it_is_not(caplog):
-    from serving.server import config_file_polled, parse_flags
+    from serving.flags import parse_flags
+    from serving.server import config_file_polled
 
     assert config_file_polled(parse_flags(["--model_config_file_poll_wait_seconds=5"]))
     assert config_file_polled(parse_flags([
@@ -141,7 +142,8 @@ def test_a_polled_default_config_picks_up_a_new_model_and_skips_a_broken_file(
     import threading
 
     from serving import config as serving_config
-    from serving.server import ModelServer, parse_flags
+    from serving.flags import parse_flags
+    from serving.server import ModelServer
 
     zoo = tmp_path / "savedmodels"
     zoo.mkdir()

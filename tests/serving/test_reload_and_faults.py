@@ -175,7 +175,7 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
 def test_bad_start_up_configuration_fails_naming_the_problem(problem, tmp_path, caplog, capsys):
     # In this process (a server subprocess costs seconds of TensorFlow
     # import per case); the test below runs one case as a user would.
-    from serving.server import main
+    from serving.__main__ import main
 
     flags, expected = _bad_start_up(problem, tmp_path)
     try:

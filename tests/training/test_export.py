@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from training import export, train
+from training import export, savedmodel, train
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -59,7 +59,7 @@ def translator_export(runs, base):
 
 
 def keras_model(run_dir):
-    return export.load_run(run_dir)[1]
+    return savedmodel.load_run(run_dir)[1]
 
 
 def signature_defs(export_dir):
@@ -69,7 +69,7 @@ def signature_defs(export_dir):
 
 
 def warmup_logs(export_dir):
-    path = export_dir / "assets.extra" / export.WARMUP_FILE
+    path = export_dir / "assets.extra" / savedmodel.WARMUP_FILE
     return [
         prediction_log_pb2.PredictionLog.FromString(record.numpy())
         for record in tf.data.TFRecordDataset(str(path))
@@ -246,8 +246,8 @@ def test_export_writes_the_keras_model_and_a_model_card(kind, runs, base, reques
     texts = np.array([row[0] for row in rows], dtype=object)
     assert "texts from the validation split of `" in card
     # The tiny translation data has few distinct validation sources.
-    assert len(rows) == export.EXAMPLE_COUNT if kind == "classifier" else 1 <= len(rows) <= 6
-    assert not set(texts) & set(export.CLASSIFIER_EXAMPLES + export.TRANSLATOR_EXAMPLES)
+    assert len(rows) == savedmodel.EXAMPLE_COUNT if kind == "classifier" else 1 <= len(rows) <= 6
+    assert not set(texts) & set(savedmodel.CLASSIFIER_EXAMPLES + savedmodel.TRANSLATOR_EXAMPLES)
     data_file = next(run.parent.glob("texts.csv" if kind == "classifier" else "spa.txt"))
     assert all(text in data_file.read_text() for text in texts)
     if kind == "classifier":
@@ -275,7 +275,7 @@ def test_warmup_requests_replay_the_runs_validation_texts(classifier_export, run
 
     _, rows = read_examples((classifier_export.parent / "README.md").read_text())
     first = next(iter(tf.data.TFRecordDataset(
-        str(classifier_export / "assets.extra" / export.WARMUP_FILE))))
+        str(classifier_export / "assets.extra" / savedmodel.WARMUP_FILE))))
     log = prediction_log_pb2.PredictionLog.FromString(first.numpy())
     assert tf.make_ndarray(log.predict_log.request.inputs["text"]).tolist() == [
         rows[0][0].encode()]
@@ -295,7 +295,7 @@ def test_a_run_whose_data_is_gone_exports_with_built_in_texts_and_says_so(
     card = (tmp_path / "base" / "m" / "README.md").read_text()
     assert "texts from built-in example texts (the run's data could not be read:" in card
     assert "moved.csv" in card
-    assert export.CLASSIFIER_EXAMPLES[0] in card
+    assert savedmodel.CLASSIFIER_EXAMPLES[0] in card
 
 
 # --- models.config -------------------------------------------------------------
@@ -324,8 +324,8 @@ def test_models_config_keeps_the_operators_entries_comment_and_container_paths(t
         "# the operator's note\n"
         'model_config_list { config { name: "old" base_path: "/models/old" '
         'model_platform: "tensorflow" model_version_policy { all {} } } }\n')
-    export.add_to_models_config(base, "new")
-    export.add_to_models_config(base, "old")  # listed already: left as it is
+    savedmodel.add_to_models_config(base, "new")
+    savedmodel.add_to_models_config(base, "old")  # listed already: left as it is
     text = (base / "models.config").read_text()
     assert text.startswith("# the operator's note\n")
     assert "all {" in text
@@ -476,7 +476,7 @@ def test_bad_inputs_exit_2_naming_what_was_wrong(problem, runs, tmp_path, capsys
 
 def test_a_failed_check_publishes_nothing(runs, tmp_path, monkeypatch, capsys):
     base = tmp_path / "base"
-    load_run = export.load_run
+    load_run = savedmodel.load_run
 
     def drifted_run(run_dir):
         # A Keras model whose scores drift from the exported graph's by 1e-3.
@@ -485,7 +485,7 @@ def test_a_failed_check_publishes_nothing(runs, tmp_path, monkeypatch, capsys):
         model.predict = lambda *args, **kwargs: predict(*args, **kwargs) + 1e-3
         return config, model
 
-    monkeypatch.setattr(export, "load_run", drifted_run)
+    monkeypatch.setattr(savedmodel, "load_run", drifted_run)
     code = export.main([str(runs["classifier"]), "--name", "m", "--base", str(base)])
     assert code == 2
     assert "scores differ from the Keras model's" in capsys.readouterr().err
@@ -494,7 +494,7 @@ def test_a_failed_check_publishes_nothing(runs, tmp_path, monkeypatch, capsys):
     # An op a CPU server lacks (pretend `While` is one) stops the export too,
     # and a model directory that existed before stays, empty of temporaries.
     (base / "m").mkdir(parents=True)
-    monkeypatch.setattr(export, "load_run", load_run)
+    monkeypatch.setattr(savedmodel, "load_run", load_run)
     monkeypatch.setattr("training.graph_ops._UNSERVABLE_OPS", {"While"})
     code = export.main([str(runs["classifier"]), "--name", "m", "--base", str(base)])
     assert code == 2
@@ -506,7 +506,7 @@ def test_an_export_with_xla_compiled_loops_is_refused(runs, tmp_path, monkeypatc
     import contextlib
 
     # Without `keras_loop()` the recurrent layers trace their compiled loop.
-    monkeypatch.setattr(export, "keras_loop", contextlib.nullcontext)
+    monkeypatch.setattr(savedmodel, "keras_loop", contextlib.nullcontext)
     base = tmp_path / "base"
     code = export.main([str(runs["classifier"]), "--name", "m", "--base", str(base)])
     assert code == 2
@@ -539,7 +539,7 @@ def test_an_old_run_with_optimizer_state_exports_without_it(runs, tmp_path):
     core = [layer for layer in model.layers if isinstance(layer, keras.Model)][0]
     core.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy")
     core.optimizer.build(core.trainable_variables)  # as old runs saved it
-    export.drop_optimizers(model)
+    savedmodel.drop_optimizers(model)
     assert core.optimizer is None
     np.testing.assert_allclose(
         model.predict(np.array(["alpha sunny"], dtype=object), verbose=0).sum(), 1.0, atol=1e-5)
@@ -556,3 +556,25 @@ def test_every_weight_is_stored_once(runs, kind, request):
     # Weights once (keras#23553 writes them twice), plus a few scalars
     # such as seed-generator states.
     assert params <= stored < params + 64
+
+
+def test_argument_errors_come_before_tensorflow_is_imported(tmp_path):
+    """A typo is reported without TensorFlow's start-up of several seconds."""
+    empty, finished = tmp_path / "empty", tmp_path / "finished"
+    empty.mkdir()
+    finished.mkdir()
+    (finished / "config.json").write_text("{}")
+    (finished / "model.keras").write_text("")
+    probe = ("import sys; from training import export; code = export.main(sys.argv[1:]); "
+             "print(sorted({'tensorflow', 'keras'} & set(sys.modules))); sys.exit(code)")
+    for args, message in (
+        ([str(tmp_path / "nowhere"), "--name", "m"], "nowhere: no such run directory"),
+        ([str(empty), "--name", "m"], "config.json is missing"),
+        ([str(finished), "--name", "bad name"], "bad model name 'bad name'"),
+        ([str(finished), "--name", "m", "--version", "0"], "bad version 0"),
+    ):
+        process = subprocess.run([sys.executable, "-c", probe, *args],
+                                 capture_output=True, text=True, timeout=60)
+        assert process.returncode == 2, process.stderr
+        assert message in process.stderr
+        assert process.stdout.strip() == "[]"
