@@ -74,3 +74,22 @@ def test_argument_errors_come_before_tensorflow(module, args, message):
     assert process.returncode == 2, process.stderr
     assert message in process.stderr
     assert process.stdout.strip() == "[]"
+
+
+def test_tune_refuses_a_taken_project_and_a_missing_space_before_tensorflow(tmp_path):
+    (tmp_path / "adding").mkdir()
+    (tmp_path / "adding" / "oracle.json").write_text("{}")
+    for args, message in (
+        (["--directory", str(tmp_path)], "holds a search already: pass --resume"),
+        (["--directory", str(tmp_path / "new"), "--resume"], "holds no search to continue"),
+        (["--directory", str(tmp_path / "new"), "--space", str(tmp_path / "no.yaml")],
+         "no.yaml: cannot be read (No such file or directory)"),
+        (["--directory", str(tmp_path / "new"), "--config", "no_such_entry"],
+         "Unknown zoo entry 'no_such_entry'"),
+    ):
+        probe = ("import sys; from training import tune; code = tune.main(sys.argv[1:]); "
+                 "print(sorted({'tensorflow', 'keras'} & set(sys.modules))); sys.exit(code)")
+        process = python(probe, "adding", *args)
+        assert process.returncode == 2, process.stderr
+        assert message in process.stderr
+        assert process.stdout.strip() == "[]"

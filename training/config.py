@@ -48,6 +48,8 @@ def read_config_file(path):
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:  # missing, a directory, unreadable
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as error:
