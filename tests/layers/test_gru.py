@@ -140,6 +140,7 @@ def test_forward_and_gradient_match_numpy_equations(reset_after):
         ({"units": "8"}, "units='8'"),
         ({"units": 4, "reset_after": "yes"}, "reset_after='yes'"),
         ({"units": 4, "dropout": 1.0}, "dropout=1.0"),
+        ({"units": 4, "use_cudnn": "always"}, "use_cudnn='always'"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):

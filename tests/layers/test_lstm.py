@@ -234,6 +234,7 @@ def test_variant_names_are_case_insensitive():
         ({"units": 2.5}, "units=2.5"),
         ({"units": 4, "dropout": 1.5}, "dropout=1.5"),
         ({"units": 4, "recurrent_dropout": -0.1}, "recurrent_dropout=-0.1"),
+        ({"units": 4, "use_cudnn": True}, "use_cudnn=True"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):

@@ -25,7 +25,7 @@ with reset_after, else `(3 * units,)`.
 import keras
 from keras import ops
 
-from zoo.layers.rnn import RNN, RecurrentCell
+from zoo.layers.rnn import RNN, RecurrentCell, check_use_cudnn
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -39,6 +39,12 @@ class GRUCell(RecurrentCell):
             v3).
         activation: Activation of the candidate state (tanh).
         use_bias: Whether the layer has biases.
+        implementation: Keras's legacy choice between one matrix product
+            for all gates (2) and one per gate (1), accepted (any value, as
+            Keras 3 accepts it) and ignored: both compute the same function,
+            and the cell always takes the fused products. Stored as
+            `self.implementation` and, as in Keras, left out of
+            `get_config()`.
         **kwargs: The arguments every zoo cell takes (`RecurrentCell`):
             `recurrent_activation` (σ of the gates, sigmoid),
             `kernel_initializer`, `recurrent_initializer`,
@@ -66,7 +72,10 @@ class GRUCell(RecurrentCell):
                 "Argument `reset_after` must be True or False. "
                 f"Received: reset_after={reset_after!r}"
             )
+        # Keras's legacy argument: accepted, ignored, not in get_config().
+        implementation = kwargs.pop("implementation", 2)
         super().__init__(units, **kwargs)
+        self.implementation = implementation
         self.reset_after = reset_after
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -143,8 +152,12 @@ class GRU(RNN):
         reset_after: True (default): reset gate after the recurrent matmul,
             with a recurrent bias (cuDNN/PyTorch/Keras). False: before it
             (Cho et al. v3).
+        use_cudnn: "auto" (default) or False, as `keras.layers.GRU` takes
+            it; both mean the zoo's own loop, as the zoo has no cuDNN path.
+            True (cuDNN or an error, in Keras) raises `ValueError`.
         **kwargs: Every other argument of `GRUCell` (activation, biases,
-            initializers, regularizers, constraints, dropout, seed), of
+            initializers, regularizers, constraints, dropout, seed, Keras's
+            legacy `implementation`), of
             `keras.layers.RNN` (`return_sequences`, `return_state`,
             `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`),
             and of a Keras layer (`name`, `dtype`, `activity_regularizer`).
@@ -165,6 +178,14 @@ class GRU(RNN):
     cell_class = GRUCell
     cell_name = "gru_cell"
 
+    def __init__(self, *args, use_cudnn="auto", **kwargs):
+        check_use_cudnn(use_cudnn)
+        super().__init__(*args, **kwargs)
+        self.use_cudnn = use_cudnn
+
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def get_config(self):
+        return {**super().get_config(), "use_cudnn": self.use_cudnn}

@@ -27,7 +27,7 @@ import dataclasses
 import keras
 from keras import ops
 
-from zoo.layers.rnn import RNN, RecurrentCell
+from zoo.layers.rnn import RNN, RecurrentCell, check_use_cudnn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +136,12 @@ class LSTMCell(RecurrentCell):
             a new cell starts out as its no-peephole counterpart.
         peephole_regularizer, peephole_constraint: Regularizer and
             constraint of the peephole weights.
+        implementation: Keras's legacy choice between one matrix product
+            for all gates (2) and one per gate (1), accepted (any value, as
+            Keras 3 accepts it) and ignored: both compute the same function,
+            and the cell always takes the single product. Stored as
+            `self.implementation` and, as in Keras, left out of
+            `get_config()`.
         **kwargs: The arguments every zoo cell takes (`RecurrentCell`):
             `recurrent_activation` (σ, sigmoid), `kernel_initializer` (W,
             glorot_uniform), `recurrent_initializer` (R and, for FGR,
@@ -170,7 +176,10 @@ class LSTMCell(RecurrentCell):
         peephole_constraint=None,
         **kwargs,
     ):
+        # Keras's legacy argument: accepted, ignored, not in get_config().
+        implementation = kwargs.pop("implementation", 2)
         super().__init__(units, **kwargs)
+        self.implementation = implementation
         self.variant = canonical_variant(variant)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -321,8 +330,12 @@ class LSTM(RNN):
         units: Positive integer, number of memory cells.
         variant: "keras" (default), "vanilla", "NIG", "NFG", "NOG", "NIAF",
             "NOAF", "NP", "CIFG" or "FGR"; see `LSTMCell`.
+        use_cudnn: "auto" (default) or False, as `keras.layers.LSTM`
+            takes it; both mean the zoo's own loop, as the zoo has no cuDNN
+            path. True (cuDNN or an error, in Keras) raises `ValueError`.
         **kwargs: Every other argument of `LSTMCell` (activation, biases,
-            initializers, regularizers, constraints, dropout, seed), of
+            initializers, regularizers, constraints, dropout, seed, Keras's
+            legacy `implementation`), of
             `keras.layers.RNN` (`return_sequences`, `return_state`,
             `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`),
             and of a Keras layer (`name`, `dtype`, `activity_regularizer`).
@@ -349,6 +362,14 @@ class LSTM(RNN):
     cell_class = LSTMCell
     cell_name = "lstm_cell"
 
+    def __init__(self, *args, use_cudnn="auto", **kwargs):
+        check_use_cudnn(use_cudnn)
+        super().__init__(*args, **kwargs)
+        self.use_cudnn = use_cudnn
+
     @property
     def variant(self):
         return self.cell.variant
+
+    def get_config(self):
+        return {**super().get_config(), "use_cudnn": self.use_cudnn}

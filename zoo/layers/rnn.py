@@ -57,6 +57,21 @@ def check_rate(name, value):
         )
 
 
+def check_use_cudnn(value):
+    """Raises `ValueError` unless `value` is "auto" or False.
+
+    `keras.layers.LSTM` and `GRU` take `use_cudnn` ("auto", True or False);
+    the zoo's layers have no cuDNN path, which "auto" and False allow and
+    True (cuDNN or an error, in Keras too) does not.
+    """
+    if not (value is False or (isinstance(value, str) and value == "auto")):
+        raise ValueError(
+            "Argument `use_cudnn` must be 'auto' or False: the zoo's layers "
+            "have no cuDNN path (docs/layers.md). "
+            f"Received: use_cudnn={value!r}"
+        )
+
+
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the zoo's cells: the arguments all families share.
 
