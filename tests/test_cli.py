@@ -62,6 +62,10 @@ def test_a_failing_import_shows_what_was_held_back(tmp_path):
     ("serving", ["--port=8500", "--rest_api_port=8500"], "http_port cannot be same as grpc_port"),
     ("serving", ["--max_request_rows=0"], "--max_request_rows must be positive; got 0"),
     ("training.export", ["nowhere", "--name", "m"], "nowhere: no such run directory"),
+    ("training.tune", ["sarcasm", "--max-trials", "0"], "--max-trials must be at least 1"),
+    ("training.reproduce", ["1", "--rtrl", "--cell", "gru"],
+     "--rtrl is the paper's on-line rule for its own cell; drop --cell gru"),
+    ("training.reproduce", ["7"], "invalid choice: '7'"),
 ])
 def test_argument_errors_come_before_tensorflow(module, args, message):
     """Each command's typo is reported without importing TensorFlow."""

@@ -1,4 +1,4 @@
-"""training.online_sgd, training.experiments_1997 and training.reproduce."""
+"""training.online_sgd, training.experiments_1997, training.reproduce and training.reproduction."""
 
 import json
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import reproduce
+from training import reproduce, reproduction
 from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
 from training.online_sgd import OnlineSGD
 from zoo.models.paper_1997 import NETWORKS
@@ -45,7 +45,7 @@ def test_one_update_per_sequence_is_plain_gradient_descent(jit_compile):
     expected_loss_2 = 0.5 * np.sum(np.square(targets[1] - reference(second[None]).numpy()))
     reference.set_weights(manual_step(reference, second[None], targets[1:], 0.5))
 
-    inputs, _, mask = reproduce.padded([(first, targets[0]), (second, targets[1])])
+    inputs, _, mask = reproduction.padded([(first, targets[0]), (second, targets[1])])
     result = OnlineSGD(model, 0.5, jit_compile=jit_compile).run(inputs, targets, mask)
     for got, want in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -60,7 +60,7 @@ def test_batch_size_averages_the_sequences_of_an_update():
     targets = np.array([[0.1, 0.5], [0.9, 0.3]], "float32")
     model, reference = tiny_model(), tiny_model()
     reference.set_weights(manual_step(reference, np.stack(data), targets, 0.3))
-    inputs, _, mask = reproduce.padded(list(zip(data, targets)))
+    inputs, _, mask = reproduction.padded(list(zip(data, targets)))
     OnlineSGD(model, 0.3, batch_size=2).run(inputs, targets, mask)
     for got, want in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -71,8 +71,8 @@ def test_per_step_errors_ignore_padding():
     short, long = sequences(rng, [2, 6])
     model = tiny_model(per_step=True)
     step_targets = [np.full((2, 2), 0.5, "float32"), np.full((6, 2), 0.5, "float32")]
-    inputs, targets, mask = reproduce.padded(list(zip([short, long], step_targets)))
-    assert inputs.shape[1] == reproduce.BUCKET  # padded to the bucket
+    inputs, targets, mask = reproduction.padded(list(zip([short, long], step_targets)))
+    assert inputs.shape[1] == reproduction.BUCKET  # padded to the bucket
     # Padding targets of 100 would dominate E if they counted.
     targets[~mask] = 100.0
     before = model(short[None]).numpy()[0]
@@ -95,7 +95,7 @@ def test_online_sgd_rejects_bad_arguments(arguments, message):
 
 
 def test_a_chunk_must_divide_into_batches():
-    inputs, targets, mask = reproduce.padded(
+    inputs, targets, mask = reproduction.padded(
         [(s, np.zeros(2, "float32")) for s in sequences(np.random.default_rng(0), [3, 3, 3])]
     )
     with pytest.raises(ValueError, match="3 sequences .* batch_size=2"):
@@ -132,7 +132,7 @@ def test_experiment_rejects_bad_options(arguments, message):
 
 
 def make_trial(name, **options):
-    return reproduce.Trial(experiment(name, **options), seed=0, cell="original_lstm",
+    return reproduction.Trial(experiment(name, **options), seed=0, cell="original_lstm",
                            batch_size=1, chunk=100)
 
 
@@ -167,7 +167,7 @@ def test_reproduce_two_sequence_problem_end_to_end(tmp_path):
     trial = record["trials"][0]
     assert status == 0 and trial["success"]
     assert trial["st1"] <= trial["sequences"] <= 20000
-    assert trial["test"]["of"] == reproduce.TEST_SIZE
+    assert trial["test"]["of"] == reproduction.TEST_SIZE
     assert trial["test"]["mean_abs_error"] < 0.01
     assert record["paper"]["table"] == "Table 4"
     assert record["options"] == {"T": 10, "N": 3, "variant": "a"}
@@ -229,8 +229,8 @@ def test_list_names_every_experiment(capsys):
 def test_reber_test_wants_every_possible_next_symbol_above_the_others():
     trial = make_trial("1", rng=np.random.default_rng(0))
     strings = trial.exp.options["train_strings"][:5]
-    perfect = reproduce.padded(
-        [(np.zeros((len(s) - 1, 7), "float32"), reproduce.synthetic.reber_possible_targets(s))
+    perfect = reproduction.padded(
+        [(np.zeros((len(s) - 1, 7), "float32"), reproduction.synthetic.reber_possible_targets(s))
          for s in strings]
     )[1]
     trial.trainer.predict = lambda inputs, batch_size=512: perfect.copy()
@@ -247,14 +247,14 @@ def test_reber_test_wants_every_possible_next_symbol_above_the_others():
 
 @pytest.mark.parametrize("full_gradient", [False, True])
 def test_full_gradient_switches_off_the_papers_truncation(full_gradient):
-    trial = reproduce.Trial(experiment("6a"), seed=0, cell="original_lstm", batch_size=1,
+    trial = reproduction.Trial(experiment("6a"), seed=0, cell="original_lstm", batch_size=1,
                             chunk=100, full_gradient=full_gradient)
     layer = trial.model.get_layer("original_lstm")
     assert layer.cell.truncated_gradient is (not full_gradient)
 
 
 def test_output_activation_sets_the_output_units():
-    trial = reproduce.Trial(experiment("4"), seed=0, cell="original_lstm", batch_size=1,
+    trial = reproduction.Trial(experiment("4"), seed=0, cell="original_lstm", batch_size=1,
                             chunk=100, output_activation="linear")
     output = trial.model.get_layer("output")
     assert output.activation is keras.activations.linear
@@ -273,7 +273,7 @@ def test_step_updates_take_one_gradient_step_per_time_step():
         grads = tape.gradient(loss, reference.trainable_variables)
         reference.set_weights([v.numpy() - 0.2 * g.numpy()
                                for v, g in zip(reference.trainable_variables, grads)])
-    inputs, targets, mask = reproduce.padded([(x, y)])
+    inputs, targets, mask = reproduction.padded([(x, y)])
     OnlineSGD(model, 0.2, per_step=True, step_updates=True).run(inputs, targets, mask)
     for got, want in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -287,7 +287,7 @@ def test_step_updates_need_per_step_targets():
 def test_3c_is_judged_against_the_noise_free_target():
     trial = make_trial("3c", T=10, N=3)
     clean_rng = np.random.default_rng([0, 1])  # the trial's test stream
-    rows = [reproduce.synthetic.two_sequence_with_clean_target(clean_rng, 10, 3, "c")
+    rows = [reproduction.synthetic.two_sequence_with_clean_target(clean_rng, 10, 3, "c")
             for _ in range(256)]
     clean = np.array([c for _, _, c in rows])  # (256, 1)
 
@@ -332,7 +332,7 @@ def test_snapshots_keep_the_weights_every_n_sequences(tmp_path):
 
 
 def test_cell_states_measure_how_far_the_states_end_from_zero():
-    trial = reproduce.Trial(experiment("3a", T=10, N=3), seed=0, cell="original_lstm",
+    trial = reproduction.Trial(experiment("3a", T=10, N=3), seed=0, cell="original_lstm",
                             batch_size=1, chunk=100)
     layer = trial.model.get_layer("original_lstm")
     for weight in layer.weights:
@@ -346,3 +346,12 @@ def test_cell_states_measure_how_far_the_states_end_from_zero():
     drifting = trial.cell_states(layer, count=32)
     assert drifting["fraction_saturated"] == [1.0, 1.0, 1.0]
     assert all(size > 19.0 for size in drifting["mean_abs"])
+
+
+def test_the_commands_names_are_the_experiments_and_cells():
+    """training/reproduce.py names them to check the command line before TensorFlow."""
+    from training.experiments_1997 import EXPERIMENTS
+    from zoo.models.paper_1997 import CELLS
+
+    assert reproduce.EXPERIMENT_NAMES == EXPERIMENTS
+    assert reproduce.CELL_NAMES == CELLS
