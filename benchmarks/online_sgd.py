@@ -22,7 +22,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from training import reproduce  # noqa: E402
+from training import reproduction  # noqa: E402
 from training.experiments_1997 import experiment  # noqa: E402
 from training.online_sgd import OnlineSGD  # noqa: E402
 
@@ -32,10 +32,10 @@ EXPERIMENTS = {"1": {}, "3a": {"T": 100, "N": 3}, "4": {"T": 100}, "6a": {}}
 
 def sequences_per_second(name, options, jit_compile, chunks, chunk=100):
     exp = experiment(name, **options)
-    trial = reproduce.Trial(exp, seed=0, cell="original_lstm", batch_size=1, chunk=chunk)
+    trial = reproduction.Trial(exp, seed=0, cell="original_lstm", batch_size=1, chunk=chunk)
     trainer = OnlineSGD(trial.model, exp.learning_rate, exp.per_step, jit_compile=jit_compile)
     rng = np.random.default_rng(0)
-    batches = [reproduce.padded([exp.sample(rng) for _ in range(chunk)]) for _ in range(chunks + 1)]
+    batches = [reproduction.padded([exp.sample(rng) for _ in range(chunk)]) for _ in range(chunks + 1)]
     trainer.run(*batches[0])  # compiles
     start = time.perf_counter()
     for batch in batches[1:]:

@@ -41,7 +41,8 @@ def status_of(error):
                 code = candidate
         if code is grpc.StatusCode.OK:
             code = grpc.StatusCode.UNKNOWN
-        return ServingError(code, error.message)
+        # TF's Python session adds this line; TF Serving's messages start with the op's own.
+        return ServingError(code, error.message.removeprefix("Graph execution error:\n\n"))
     if isinstance(error, (TypeError, ValueError)):
         # Raised by the session while converting a feed (e.g. strings fed
         # to a float input): the request's fault, as in TF Serving.

@@ -21,44 +21,59 @@ def python(code, *args, env=None):
                           capture_output=True, text=True, timeout=120)
 
 
-IMPORT = ("import os; from zoo.cli import import_tensorflow; import_tensorflow({}); "
-          "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))")
-
-
-def test_tensorflow_start_up_noise_is_held_back_unless_asked_for():
-    quiet = python(IMPORT.format(""))
+def test_import_zoo_holds_back_tensorflows_native_start_up_log():
+    quiet = python("import zoo, sys; print('ok'); print('a warning of ours', file=sys.stderr)")
     assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stdout.split() == ["2"]
+    assert quiet.stdout.split() == ["ok"]
     assert not NATIVE_LOG_LINE.search(quiet.stderr), quiet.stderr
     assert "absl::InitializeLog" not in quiet.stderr
-    # ZOO_VERBOSE=1 (like --verbose) leaves TensorFlow's own level (it sets 1 itself).
-    verbose = python(IMPORT.format(""), env={"ZOO_VERBOSE": "1"})
-    assert verbose.returncode == 0, verbose.stderr
-    assert verbose.stdout.split() != ["2"]
+    assert "a warning of ours" in quiet.stderr
+    # Nothing else changes: TensorFlow's own log level is left alone.
+    level = python("import os, zoo; print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))")
+    assert level.stdout.split() != ["2"]
 
 
-def test_verbose_flag_and_variable(monkeypatch):
-    from zoo.cli import wants_verbose
+def test_only_native_log_lines_are_dropped():
+    from zoo.startup import without_native_log
 
-    monkeypatch.delenv("ZOO_VERBOSE", raising=False)
-    assert wants_verbose(True) and not wants_verbose(False)
-    for value, verbose in (("1", True), ("yes", True), ("0", False), ("", False)):
-        monkeypatch.setenv("ZOO_VERBOSE", value)
-        assert wants_verbose(False) is verbose
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to "
+            "STDERR\n"
+            "I0000 00:00:1796346701.591839    1331 cudart_stub.cc:31] Could not find cuda "
+            "drivers on your machine, GPU will not be used.\n"
+            "E0000 00:00:1796346715.776940    1331 cuda_platform.cc:52] failed call to cuInit\n"
+            "To enable the following instructions: AVX2 FMA, in other operations, rebuild "
+            "TensorFlow with the appropriate compiler flags.\n"
+            "/x/keras/src/y.py:3: UserWarning: something a user should see\n"
+            "I0000 is not a log line\n")
+    assert without_native_log(text) == (
+        "/x/keras/src/y.py:3: UserWarning: something a user should see\nI0000 is not a log line\n")
 
 
-def test_a_failing_import_shows_what_was_held_back(tmp_path):
+def test_a_failing_import_shows_everything_held_back(tmp_path):
     (tmp_path / "tensorflow.py").write_text(
-        "import os\nos.write(2, b'native: libcudart.so not found\\n')\n"
+        "import os\nos.write(2, b'I0000 00:00:1.5  7 cudart_stub.cc:31] no libcudart\\n')\n"
         "raise ImportError('tensorflow is broken')\n")
-    failed = python(IMPORT.format(""), env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    failed = python("import zoo", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+                                       "KERAS_BACKEND": "tensorflow"})
     assert failed.returncode == 1
-    assert "native: libcudart.so not found" in failed.stderr
+    assert "cudart_stub.cc:31] no libcudart" in failed.stderr
     assert "ImportError: tensorflow is broken" in failed.stderr
 
 
+def test_verbose_shows_the_native_log(monkeypatch):
+    from zoo.startup import wants_verbose
+
+    for value, verbose in (("1", True), ("yes", True), ("0", False), ("", False)):
+        monkeypatch.setenv("ZOO_VERBOSE", value)
+        assert wants_verbose() is verbose
+    block = ("import os\nfrom zoo.startup import native_start_up_held_back\n"
+             "with native_start_up_held_back():\n"
+             "    os.write(2, b'I0000 00:00:1.5  7 x.cc:1] native line\\n')\n")
+    assert "x.cc:1] native line" in python(block, env={"ZOO_VERBOSE": "1"}).stderr
+    assert "native line" not in python(block).stderr
+
+
 @pytest.mark.parametrize("module, args, message", [
-    ("zoo", ["--bogus"], "unrecognized arguments: --bogus"),
     ("serving", ["--port=8500", "--rest_api_port=8500"], "http_port cannot be same as grpc_port"),
     ("serving", ["--max_request_rows=0"], "--max_request_rows must be positive; got 0"),
     ("training.export", ["nowhere", "--name", "m"], "nowhere: no such run directory"),
@@ -66,6 +81,10 @@ def test_a_failing_import_shows_what_was_held_back(tmp_path):
     ("training.reproduce", ["1", "--rtrl", "--cell", "gru"],
      "--rtrl is the paper's on-line rule for its own cell; drop --cell gru"),
     ("training.reproduce", ["7"], "invalid choice: '7'"),
+    ("training.train", ["no_such_entry"], "Unknown zoo entry 'no_such_entry'"),
+    ("training.train", ["sarcasm_lstm", "--data", "nowhere.json"],
+     "--data: the data file"),
+    ("training.evaluate", ["nowhere"], "nowhere: no such run or SavedModel directory"),
 ])
 def test_argument_errors_come_before_tensorflow(module, args, message):
     """Each command's typo is reported without importing TensorFlow."""
@@ -97,3 +116,11 @@ def test_tune_refuses_a_taken_project_and_a_missing_space_before_tensorflow(tmp_
         assert process.returncode == 2, process.stderr
         assert message in process.stderr
         assert process.stdout.strip() == "[]"
+
+
+def test_a_training_command_quiets_tensorflow_unless_verbose():
+    probe = ("import os\nfrom training.cli import import_tensorflow\nimport_tensorflow({})\n"
+             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), os.environ.get('ZOO_VERBOSE'))")
+    assert python(probe.format("")).stdout.split() == ["2", "None"]
+    assert python(probe.format("verbose=True")).stdout.split()[1] == "1"
+    assert python(probe.format(""), env={"TF_CPP_MIN_LOG_LEVEL": "0"}).stdout.split()[0] == "0"

@@ -8,16 +8,44 @@ the dropout layers' random-seed states, so a resumed run would draw other
 dropout masks. `RunState` does the checkpoint and early-stopping jobs and
 writes its state (per-epoch history, seed states) atomically to
 `run_state.json` after every epoch.
+
+`Backup` replaces `BackupAndRestore`, which writes its files in place (a
+kill mid-write leaves a truncated file) and, when the newest file cannot be
+loaded, falls back to the previous one on its own: the model then restarts an
+epoch earlier than the data pipeline, already built from the newer epoch,
+expects, so the last epoch runs out of data (0 steps, logged as loss 0.0) and
+the run's best model can be replaced by a worse one. Here every file is
+written to a temporary sibling and renamed into place, each backup records
+its weights' SHA-256, and `resume_point` decides before anything is built
+which state a run resumes from, so the weights, the data order and the run
+state always agree.
 """
 
+import hashlib
 import json
 import math
 import os
 import pathlib
+import shutil
+import sys
 import time
+import zipfile
 
 import keras
 import numpy as np
+
+RUN_STATE_FILE = "run_state.json"
+BACKUP_DIR = "backup"
+BACKUP_METADATA = "training_metadata.json"
+# The backup before the newest one, kept so a damaged newest one costs an epoch.
+PREVIOUS_METADATA = "training_metadata.json.bkp"
+# The weights BackupAndRestore wrote, which a run begun before `Backup` resumes from.
+LEGACY_WEIGHTS = "latest.weights.h5"
+
+
+class RunStateError(RuntimeError):
+    """A run directory's saved state cannot be used; the message names the
+    file, what is wrong with it, and what to do."""
 
 
 def write_text_atomically(path, text):
@@ -34,6 +62,211 @@ def write_json_atomically(path, data):
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def file_sha256(path):
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path):
+    """A JSON file of a run directory; RunStateError names a damaged one.
+
+    The run writes its files atomically, so a file that does not parse was
+    cut short or changed by something else (a full disk, a copy, an editor).
+    """
+    path = pathlib.Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RunStateError(
+            f"{path} is truncated or corrupt: not valid JSON ({error.msg}: line "
+            f"{error.lineno}, column {error.colno})"
+        ) from None
+    except UnicodeDecodeError:
+        raise RunStateError(f"{path} is corrupt: not UTF-8 text") from None
+
+
+def read_run_state(run_dir):
+    """`run_state.json` of `run_dir` checked (None if there is none yet):
+    `{"history": [...], "finished": bool}`."""
+    path = pathlib.Path(run_dir) / RUN_STATE_FILE
+    if not path.exists():
+        return None
+    # Without its history (best value, early-stopping counter, dropout seed
+    # states) a run cannot go on as an unbroken one would.
+    advice = "The run cannot be resumed without it: start a new run with another --out"
+    try:
+        saved = read_json(path)
+    except RunStateError as error:
+        raise RunStateError(f"{error}. {advice}") from None
+    history = saved.get("history") if isinstance(saved, dict) else None
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("epoch"), int) for h in history
+    ):
+        raise RunStateError(
+            f"{path} is corrupt: expected {{\"history\": [one record per epoch]}}; "
+            f"got {json.dumps(saved)[:80]}. {advice}"
+        )
+    return {"history": history, "finished": saved.get("finished") is True}
+
+
+# --- Backup and resume --------------------------------------------------------
+
+
+def _backup_state(metadata_path, legacy_weights=None):
+    """`(epoch, weights path)` of one backup; RunStateError if it is unusable.
+
+    `legacy_weights`: the weights file of a backup BackupAndRestore wrote
+    (its metadata names none); None where there can be no such backup.
+    """
+    state = read_json(metadata_path)
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise RunStateError(
+            f"{metadata_path} is corrupt: expected {{\"epoch\": N, ...}} with N >= 0; "
+            f"got {json.dumps(state)[:80]}"
+        )
+    name = state.get("weights", legacy_weights)
+    if not isinstance(name, str):
+        # BackupAndRestore's previous backup: its weights (latest.weights.h5.bkp)
+        # cannot be told apart from a newer copy, so it is not used.
+        raise RunStateError(f"{metadata_path} names no weights file")
+    weights = metadata_path.parent / name
+    if not weights.exists():
+        raise RunStateError(f"{weights} is missing (named by {metadata_path})")
+    recorded = state.get("sha256")  # absent from BackupAndRestore's backups
+    if recorded is not None and file_sha256(weights) != recorded:
+        raise RunStateError(
+            f"{weights} is truncated or corrupt: its SHA-256 differs from the one "
+            f"{metadata_path.name} recorded when it was written"
+        )
+    return epoch, weights
+
+
+def resume_point(backup_dir):
+    """`(epoch, weights path)` a run resumes from, or None without a backup.
+
+    The newest backup if it is intact; else the previous one, with a warning
+    (the epoch after it is trained again); else RunStateError naming the
+    damaged file. Everything that depends on the epoch (the data pipeline,
+    `RunState`, the weights `Backup` loads) takes it from here.
+    """
+    backup_dir = pathlib.Path(backup_dir)
+    latest, previous = backup_dir / BACKUP_METADATA, backup_dir / PREVIOUS_METADATA
+    if not latest.exists() and not previous.exists():
+        return None
+    try:
+        if not latest.exists():
+            raise RunStateError(f"{latest} is missing")
+        return _backup_state(latest, legacy_weights=LEGACY_WEIGHTS)
+    except RunStateError as error:
+        problem = error
+    advice = (
+        f"Delete {backup_dir} to train the run again from epoch 1, or start a new "
+        f"run with another --out"
+    )
+    if not previous.exists():
+        raise RunStateError(f"{problem}, and there is no earlier backup. {advice}")
+    try:
+        epoch, weights = _backup_state(previous)
+    except RunStateError as error:
+        raise RunStateError(
+            f"{problem}; the earlier backup is unusable too: {error}. {advice}"
+        ) from None
+    print(
+        f"warning: {problem}; resuming from the earlier backup ({previous.name}), "
+        f"after epoch {epoch}: epoch {epoch + 1} is trained again",
+        file=sys.stderr,
+        flush=True,
+    )
+    return epoch, weights
+
+
+def remove_backup(backup_dir):
+    """Deletes a finished run's backup (called once the run state says so)."""
+    shutil.rmtree(backup_dir, ignore_errors=True)
+
+
+class Backup(keras.callbacks.Callback):
+    """Weights and optimizer state after every epoch, to resume a killed run.
+
+    After epoch N: the current metadata, if intact, is copied to
+    `training_metadata.json.bkp`; the weights go to `epoch-N.weights.h5`
+    (written to a temporary file, then renamed); `training_metadata.json`
+    (`{"epoch": N, "weights": ..., "sha256": ...}`) is replaced atomically;
+    only then are weights neither file names deleted. A kill at any moment
+    leaves both metadata files naming complete weights.
+
+    Args:
+        backup_dir: The run's `backup/` directory.
+        resume_from: The weights file `resume_point` chose, loaded when
+            training begins; None for a new run.
+        write: Whether this process writes backups (a multi-worker run's
+            chief does; the other workers only restore from its backup).
+    """
+
+    def __init__(self, backup_dir, resume_from=None, write=True):
+        super().__init__()
+        self.backup_dir = pathlib.Path(backup_dir)
+        self.resume_from = resume_from
+        self.write = write
+
+    def on_train_begin(self, logs=None):
+        if self.resume_from is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            # The optimizer's variables must exist to receive their values.
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(self.resume_from)
+        except Exception as error:  # h5py's OSError, Keras's ValueError on a mismatch
+            raise RunStateError(
+                f"{self.resume_from} cannot be loaded ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}). Delete "
+                f"{self.backup_dir} to train the run again from epoch 1, or start a "
+                f"new run with another --out"
+            ) from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.write:
+            return
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        latest = self.backup_dir / BACKUP_METADATA
+        previous = self.backup_dir / PREVIOUS_METADATA
+        if latest.exists():
+            try:
+                _backup_state(latest, legacy_weights=LEGACY_WEIGHTS)
+            except RunStateError:
+                pass  # the damaged backup this run fell back from: keep the earlier one
+            else:
+                write_text_atomically(previous, latest.read_text(encoding="utf-8"))
+        name = f"epoch-{epoch + 1}.weights.h5"
+        # Keras saves weights only to names ending in .weights.h5.
+        temporary = self.backup_dir / f".epoch-{epoch + 1}.tmp.weights.h5"
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, self.backup_dir / name)
+        write_json_atomically(
+            latest,
+            {
+                "epoch": epoch + 1,
+                "batch": 0,
+                "weights": name,
+                "sha256": file_sha256(self.backup_dir / name),
+            },
+        )
+        kept = {name}
+        try:
+            kept.add(json.loads(previous.read_text(encoding="utf-8"))["weights"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no previous backup, or BackupAndRestore's: nothing else to keep
+        for path in self.backup_dir.glob("*.weights.h5*"):
+            if path.name not in kept:
+                path.unlink()
+
+
 class RunState(keras.callbacks.Callback):
     """Best-model checkpoint, early stopping and history, resumable.
 
@@ -46,6 +279,10 @@ class RunState(keras.callbacks.Callback):
             recorded for later epochs (lost with the kill) is dropped.
         write: Whether this process writes the state and the best model (the
             chief of a multi-worker run does; the other workers only read).
+
+    Raises:
+        RunStateError: `run_state.json` is damaged or lacks epochs before
+            `start_epoch`, or the best model it records is missing or damaged.
     """
 
     def __init__(self, run_dir, monitor, mode, patience, start_epoch=0, write=True):
@@ -55,12 +292,52 @@ class RunState(keras.callbacks.Callback):
             raise ValueError(f"Argument `mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.run_dir = pathlib.Path(run_dir)
         self.monitor, self.mode, self.patience = monitor, mode, patience
-        self.state_path = self.run_dir / "run_state.json"
+        self.state_path = self.run_dir / RUN_STATE_FILE
         self.best_path = self.run_dir / "checkpoints" / "best.keras"
         self.history = []
-        if self.state_path.exists():
-            saved = json.loads(self.state_path.read_text())
+        self.finished = False
+        saved = read_run_state(self.run_dir)
+        if saved is not None:
             self.history = [h for h in saved["history"] if h["epoch"] < start_epoch]
+            self.finished = saved["finished"] and len(saved["history"]) == start_epoch
+        recorded = [h["epoch"] for h in self.history]
+        if recorded != list(range(start_epoch)):
+            # The state is written before the backup, so it always covers the
+            # backup's epochs; a gap means it was replaced or cut.
+            raise RunStateError(
+                f"{self.state_path} records epochs {[e + 1 for e in recorded]}, but the "
+                f"run resumes after epoch {start_epoch}: the file is not this run's "
+                f"latest state. Start a new run with another --out"
+            )
+        if self.best_epoch is not None:  # None: no epoch has improved (all NaN)
+            self._check_best_model()
+
+    def _check_best_model(self):
+        """The checkpoint the history calls best must be there, whole: it is
+        what the run's outputs are made from, and it cannot be remade."""
+        problem = None
+        if not self.best_path.exists():
+            problem = "is missing"
+        else:
+            try:
+                with zipfile.ZipFile(self.best_path) as archive:
+                    if archive.testzip() is not None:
+                        problem = "is corrupt (a checksum fails)"
+            except (zipfile.BadZipFile, OSError) as error:
+                problem = f"is truncated or corrupt ({error})"
+        if problem:
+            raise RunStateError(
+                f"{self.best_path} {problem}, yet {self.state_path.name} records epoch "
+                f"{self.best_epoch + 1} as the best: the run's best model is lost. Train "
+                f"the run again (another --out, or delete {self.run_dir})"
+            )
+
+    def mark_finished(self):
+        """Records that training is over, before the backup is deleted: a
+        resumed run then only writes the outputs."""
+        self.finished = True
+        if self.write:
+            write_json_atomically(self.state_path, {"history": self.history, "finished": True})
 
     @property
     def best(self):
@@ -85,8 +362,20 @@ class RunState(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.time()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._steps == 0:
+            # Keras ends an epoch whose data ran out with loss 0.0; recorded,
+            # it could pass for an improvement and replace the best model.
+            raise RunStateError(
+                f"epoch {epoch + 1} ran no training steps: the training data ran out "
+                f"before the epochs did. Nothing of it was recorded; "
+                f"{self.state_path} still ends at epoch {epoch}"
+            )
         logs = {k: float(v) for k, v in (logs or {}).items()}
         seconds = time.time() - self._epoch_started
         if self.monitor not in logs:
@@ -117,17 +406,6 @@ class RunState(keras.callbacks.Callback):
             write_json_atomically(self.state_path, {"history": self.history})
         if self.patience is not None and wait >= self.patience:
             self.model.stop_training = True
-
-
-class RestoreOnlyBackup(keras.callbacks.BackupAndRestore):
-    """A multi-worker run's non-chief view of the chief's backup: restores
-    from it on (re)start, never writes or deletes it."""
-
-    def _save_model(self):
-        pass
-
-    def on_train_end(self, logs=None):
-        pass
 
 
 class StopOnNaN(keras.callbacks.Callback):

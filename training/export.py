@@ -47,7 +47,7 @@ import pathlib
 import re
 import sys
 
-from zoo.cli import add_verbose_flag, import_tensorflow
+from training.cli import add_verbose_flag, import_tensorflow
 
 DEFAULT_BASE = "exports"
 MODELS_CONFIG = "models.config"

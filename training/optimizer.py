@@ -13,7 +13,7 @@ def make_optimizer(training, steps_per_epoch):
     `lr_schedule: cosine` decays the rate from `learning_rate` to 0 along a
     half cosine over all `epochs` (Loshchilov & Hutter 2017, without
     restarts). The rate is a function of the optimizer's step counter, which
-    `BackupAndRestore` saves, so a resumed run continues on the same curve.
+    `callbacks.Backup` saves, so a resumed run continues on the same curve.
     """
     rate, schedule = training["learning_rate"], training["lr_schedule"]
     if schedule == "cosine":

@@ -35,7 +35,7 @@ command line.
 import argparse
 import sys
 
-from zoo.cli import add_verbose_flag, import_tensorflow
+from training.cli import add_verbose_flag, import_tensorflow
 
 # `training.experiments_1997.EXPERIMENTS` and `zoo.models.paper_1997.CELLS`, named
 # here so that the command line is checked before TensorFlow (a test keeps them equal).

@@ -12,13 +12,12 @@ import time
 import keras
 import numpy as np
 
-from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
+from training.experiments_1997 import RECENT, experiment
 from training.online_sgd import OnlineSGD
 from training.rtrl_1997 import TruncatedRTRL
 from zoo.data import synthetic
 from zoo.layers import OriginalLSTM
 from zoo.layers.original_lstm import squash_h
-from zoo.models.paper_1997 import CELLS
 
 BUCKET = 16  # padded lengths are multiples of this: few compiled shapes
 TEST_SIZE = 2560  # Table 11's test set of the on-line tasks

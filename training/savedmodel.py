@@ -59,7 +59,7 @@ from training.tasks import TASKS
 from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
 # which loading a run's model.keras needs.
-from zoo.models.translator_preprocessor import translate
+from zoo.models.translator_preprocessor import checked_beam_width, translate
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 # The stock tensorflow/serving image's mount point for models.
@@ -212,10 +212,7 @@ def translator_archive(model):
     # `defaults` entry (and a PlaceholderWithDefault in the graph), so a
     # request may leave beam_width out.
     def serve(text, beam_width=tf.constant(model.beam_width, tf.int32)):
-        tf.debugging.assert_greater_equal(
-            beam_width, 1, message="beam_width must be at least 1")
-        tf.debugging.assert_less_equal(
-            beam_width, widths[-1], message=f"beam_width must be at most {widths[-1]}")
+        beam_width = checked_beam_width(beam_width, widths[-1])
         source_ids = vectorizers.vectorize_source(text)
         # Beam search is shaped by its width, so each width is a branch.
         ids = tf.switch_case(

@@ -40,9 +40,9 @@ import argparse
 import pathlib
 import sys
 
+from training.cli import add_verbose_flag, import_tensorflow
 from training.config import ConfigError, entry_path
 from training.search_space import load_space
-from zoo.cli import add_verbose_flag, import_tensorflow
 
 # TASK -> (the config task it runs, its default base entry, the objective and its direction).
 TUNING_TASKS = {

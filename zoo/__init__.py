@@ -7,21 +7,13 @@ shipped trained models (`zoo.pretrained`). It never imports `training` or
 `serving`.
 """
 
-import importlib
+from zoo.startup import native_start_up_held_back
+
+# Importing these registers every class a saved model names with Keras, so
+# `import zoo` is all a user needs before `keras.saving.load_model`. Keras
+# imports its backend here; TensorFlow's native start-up log is held back
+# (zoo/startup.py; ZOO_VERBOSE=1 shows it).
+with native_start_up_held_back():
+    from zoo import layers, models, pretrained
 
 __version__ = "0.1.0"
-
-# Subpackages load on first use (PEP 562), so `import zoo.cli` or
-# `zoo.data.errors` does not pull in Keras and TensorFlow: the command lines
-# check their arguments before that slow import (`zoo/cli.py`).
-_SUBMODULES = ("data", "diagnostics", "layers", "models", "pretrained")
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"zoo.{name}")
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_SUBMODULES])

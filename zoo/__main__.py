@@ -5,19 +5,15 @@ it is, how many weights it has, and the shapes it returns, then checks that
 variant "keras" is exactly `keras.layers.LSTM`.
 """
 
-import argparse
+import keras
+import numpy as np
 
-from zoo.cli import add_verbose_flag, import_tensorflow
+from zoo.layers import GRU, LSTM, VARIANTS, OriginalLSTM
 
 BATCH, STEPS, FEATURES, UNITS = 2, 10, 8, 16
 
 
 def tour():
-    import keras
-    import numpy as np
-
-    from zoo.layers import GRU, LSTM, VARIANTS, OriginalLSTM
-
     x = np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES))
     x = x.astype("float32")
     layers = [("OriginalLSTM(4 blocks of 4)", OriginalLSTM(4, block_size=4))]
@@ -45,13 +41,5 @@ def tour():
           f"max |difference| = {gap:.1e}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m zoo", description=__doc__)
-    add_verbose_flag(parser)
-    args = parser.parse_args(argv)
-    import_tensorflow(args.verbose)
-    tour()
-
-
 if __name__ == "__main__":
-    main()
+    tour()

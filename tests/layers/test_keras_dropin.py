@@ -82,17 +82,12 @@ def _with_zoo_layers(module, case, name, zoo_class, keras_class):
             assert self.zoo_layers_built, "the test built no zoo layer"
             super().tearDown()
 
-        if keras.backend.backend() == "jax":
-            # Its three run_layer_test calls (fit, predict, serialization,
-            # mixed precision) compile JAX program after program: 12-27 s
-            # each on 2 busy cores, as long as with Keras's own layer.
-            # TensorFlow runs it by default; JAX with `-m slow`.
-            @pytest.mark.slow
-            def test_basics(self):
-                super().test_basics()
-
     Substituted.__name__ = Substituted.__qualname__ = f"TestKeras{name}Test"
-    return KERAS_TESTS(Substituted)
+    # Keras's suites run on the TensorFlow backend: on JAX they compile program
+    # after program (about a minute on two cores, as with Keras's own layers),
+    # and the zoo's layers are checked on JAX by the rest of this file and
+    # tests/layers.
+    return pytest.mark.tensorflow_only(KERAS_TESTS(Substituted))
 
 
 if keras_lstm_test is not None:

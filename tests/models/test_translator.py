@@ -524,6 +524,54 @@ def test_export_translates_raw_strings_with_core_ops_only(
 
 
 @pytest.mark.tensorflow_only
+def test_a_string_translator_refuses_a_beam_wider_than_its_vocabulary():
+    from zoo.models.translator_preprocessor import StringTranslator
+
+    model = tiny()
+    assert model.max_beam_width == TARGET_VOCAB - 2
+    assert StringTranslator(TranslationVectorizers(), model, TARGET_VOCAB - 2).beam_width == 12
+    with pytest.raises(ValueError, match=(
+            f"`beam_width` must be at most {TARGET_VOCAB - 2} \\(the translator's "
+            f"{TARGET_VOCAB} target tokens less padding and \\[start\\]\\). "
+            f"Received: beam_width={TARGET_VOCAB - 1}")):
+        StringTranslator(TranslationVectorizers(), model, TARGET_VOCAB - 1)
+
+
+@pytest.mark.tensorflow_only
+def test_a_served_beam_width_out_of_range_is_a_400_naming_it(tmp_path):
+    """In a SavedModel, `checked_beam_width` fails a request with
+    INVALID_ARGUMENT (HTTP 400) and a message naming the limit and value."""
+    import tensorflow as tf
+
+    from serving.servable import Servable
+    from zoo.models.translator_preprocessor import checked_beam_width
+
+    class Served(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"),
+                                      tf.TensorSpec([], tf.int32, name="beam_width")])
+        def serve(self, text, beam_width):
+            width = checked_beam_width(beam_width, 8)
+            return {"translation": tf.strings.join([text, tf.strings.as_string(width)], " ")}
+
+    served = Served()
+    tf.saved_model.save(served, str(tmp_path / "1"), signatures={"serving_default": served.serve})
+    servable = Servable(tmp_path / "1")
+    signature = servable.signature_defs["serving_default"]
+    text = np.array([b"hola"])
+    assert servable.run(signature, {"text": text, "beam_width": np.int32(8)})[
+        "translation"].tolist() == [b"hola 8"]
+    for width in (9, 0, -3):
+        with pytest.raises(Exception) as raised:
+            servable.run(signature, {"text": text, "beam_width": np.int32(width)})
+        assert raised.value.http_status == 400
+        assert raised.value.message.startswith(
+            f"assertion failed: [beam_width must be between 1 and 8 (the beam widths this "
+            f"model serves). Received: beam_width={width}]")
+    with pytest.raises(ValueError, match="most=0"):
+        checked_beam_width(tf.constant(1), 0)
+
+
+@pytest.mark.tensorflow_only
 def test_docstring_examples_run():
     from zoo.data import translation
 

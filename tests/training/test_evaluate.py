@@ -5,7 +5,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from training import evaluate, train
+from training import evaluate, evaluation, train
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -23,21 +23,34 @@ def trained_run(tmp_path_factory):
     return out, data
 
 
-def test_run_directory_evaluation_prints_and_writes_metrics(trained_run, tmp_path, capsys):
+def test_run_directory_evaluation_scores_the_validation_split_by_default(
+        trained_run, tmp_path, capsys):
     out, data = trained_run
-    code = evaluate.main([str(out), "--data", str(data), "--json", str(tmp_path / "m.json")])
-    assert code == 0
+    run_metrics = json.loads((out / "metrics.json").read_text())
+    # No --data: the run's config.json names the file it trained on.
+    assert evaluate.main([str(out), "--json", str(tmp_path / "m.json")]) == 0
     printed = capsys.readouterr().out
-    assert "accuracy" in printed and "neutral" in printed
+    assert (f"({run_metrics['examples']} examples: the validation split of {data}, "
+            f"data.validation_fraction 0.25, data.split_seed 1337)") in printed
+    assert "neutral" in printed
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["examples"] == 300  # every row of the file
-    assert metrics["accuracy"] > 0.8
+    assert metrics["examples"] == run_metrics["examples"] < 300  # held-out rows only
+    assert metrics["accuracy"] == pytest.approx(run_metrics["accuracy"])
+    assert (metrics["split"], metrics["data"]) == ("validation", str(data))
+    assert (metrics["validation_fraction"], metrics["split_seed"]) == (0.25, 1337)
+    # --split all says that it scores training rows too.
+    assert evaluate.main([str(out), "--data", str(data), "--split", "all",
+                          "--json", str(tmp_path / "all.json")]) == 0
+    assert f"(300 examples: all of {data}, training rows included)" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "all.json").read_text())
+    assert metrics["examples"] == 300 and metrics["split"] == "all"
+    assert "validation_fraction" not in metrics
 
 
 def test_validation_split_recomputes_the_runs_validation_metrics(trained_run, tmp_path):
     out, data = trained_run
     run_metrics = json.loads((out / "metrics.json").read_text())
-    metrics = evaluate.evaluate(out, data, split="validation")
+    metrics = evaluation.evaluate(out, data, split="validation")
     # The same held-out rows as training carved, scored by the same model.
     assert metrics["examples"] == run_metrics["examples"] < 300
     assert metrics["accuracy"] == pytest.approx(run_metrics["accuracy"])
@@ -45,7 +58,7 @@ def test_validation_split_recomputes_the_runs_validation_metrics(trained_run, tm
                           "--json", str(tmp_path / "v.json")]) == 0
     assert json.loads((tmp_path / "v.json").read_text())["examples"] == metrics["examples"]
     with pytest.raises(ValueError, match="split must be one of"):
-        evaluate.evaluate(out, data, split="test")
+        evaluation.evaluate(out, data, split="test")
 
 
 def test_saved_model_evaluation_follows_the_class_names(trained_run, tmp_path):
@@ -68,8 +81,11 @@ def test_saved_model_evaluation_follows_the_class_names(trained_run, tmp_path):
 
     exported = Exported(model)
     tf.saved_model.save(exported, str(tmp_path / "1"), signatures={"serving_default": exported.serve})
-    from_saved = evaluate.evaluate(tmp_path / "1", data, ["data.format=table"])
-    from_run = evaluate.evaluate(out, data)
+    # A SavedModel does not know its run's split: --set states it.
+    from_saved = evaluation.evaluate(
+        tmp_path / "1", data, ["data.format=table", "data.validation_fraction=0.25"])
+    from_run = evaluation.evaluate(out, data)
+    assert from_saved["examples"] == from_run["examples"] < 300
     assert from_saved["accuracy"] == pytest.approx(from_run["accuracy"])
 
 
@@ -81,6 +97,20 @@ def test_bad_targets_are_named(tmp_path, trained_run, capsys):
     bad.write_text("text,label\nsunny day,good\nx,unknown\n")
     assert evaluate.main([str(out), "--data", str(bad)]) == 2
     assert "line 3: expected a label in" in capsys.readouterr().err
+    for fraction in ("0", "1", "-0.5"):
+        assert evaluate.main([str(out), "--set", f"data.validation_fraction={fraction}"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: data.validation_fraction must be a number between 0 "
+                                "and 1, both excluded") and error.count("\n") == 1
+        assert f"Received: {float(fraction)}" in error
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.json").write_text((out / "config.json").read_text())
+    assert evaluate.main([str(unfinished)]) == 2
+    assert f"{unfinished} has no model.keras: the run has not finished" in capsys.readouterr().err
+    (unfinished / "config.json").write_text('{"task": "classif')
+    assert evaluate.main([str(unfinished)]) == 2
+    assert f"{unfinished / 'config.json'} is truncated or corrupt" in capsys.readouterr().err
 
 
 def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
@@ -95,10 +125,11 @@ def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main([str(config), "--data", str(data), "--out", str(out), "--epochs", "6"]) == 0
     capsys.readouterr()
-    assert evaluate.main([str(out), "--data", str(data), "--json", str(tmp_path / "m.json")]) == 0
-    assert "BLEU" in capsys.readouterr().out
+    assert evaluate.main([str(out), "--data", str(data), "--split", "all",
+                          "--json", str(tmp_path / "m.json")]) == 0
+    assert "source sentences of all of" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["sentences"] == 20 and metrics["bleu"] > 20
-    held_out = evaluate.evaluate(out, data, split="validation")
+    assert metrics["sentences"] == 20 and metrics["bleu"] > 20 and metrics["split"] == "all"
+    held_out = evaluation.evaluate(out, data)
     # validation_fraction 0.2 of 20 source sentences, each with all its pairs.
-    assert 0 < held_out["sentences"] < 20
+    assert 0 < held_out["sentences"] < 20 and held_out["split"] == "validation"

@@ -1,8 +1,11 @@
 """`python -m training.train`: outputs, config handling, failures, resume."""
 
+import hashlib
 import json
 import os
 import pathlib
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from training import train
+from training import train, trainer
 from training.config import CONFIG_DIR, read_config_file, resolve
 from training.tasks import TASKS
 
@@ -33,6 +36,12 @@ def test_a_run_writes_every_output_and_learns(tmp_path, tiny_config, table_data)
     assert not (out / "backup").exists()  # removed once the run finished
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["units"] == 12 and config["training"]["epochs"] == 4
+    # The data file, absolute, and its fingerprint: retraining reads the same.
+    assert config["data"]["path"] == os.path.abspath(table_data)
+    assert config["data_fingerprint"] == {
+        "path": os.path.abspath(table_data), "size": table_data.stat().st_size,
+        "sha256": hashlib.sha256(table_data.read_bytes()).hexdigest()}
+    assert json.loads((out / "run_state.json").read_text())["finished"] is True
     run = json.loads((out / "run.json").read_text())
     assert run["versions"]["tensorflow"] and run["seed"] == 1337
     metrics = json.loads((out / "metrics.json").read_text())
@@ -57,10 +66,12 @@ def test_resuming_a_finished_run_rewrites_its_outputs_without_training(
                        "--epochs", "2"]) == 0
     state = (out / "run_state.json").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
+    # As if killed after training ended (backup deleted) but before the outputs.
     (out / "model.keras").unlink()
+    (out / "metrics.json").unlink()
     capsys.readouterr()
-    assert train.main([str(tiny_config), "--data", str(table_data), "--out", str(out),
-                       "--resume"]) == 0
+    # No --data: the run's config.json names its file.
+    assert train.main([str(tiny_config), "--out", str(out), "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "had already finished training" in printed and "Epoch 1/" not in printed
     assert (out / "run_state.json").read_text() == state
@@ -161,14 +172,43 @@ def test_a_translation_run_trains_and_reports_bleu(tmp_path, translation_config,
         (["--set", "optimiser.lr=1"], "unknown section 'optimiser'"),
         (["--set", "model.pooling=max"], "Argument `pooling` must be one of"),
         (["--set", "training.lr_schedule=linear"], "training.lr_schedule must be one of"),
+        (["--set", "data.validation_fraction=0"],
+         "data.validation_fraction must be a number between 0 and 1, both excluded "
+         "(the share of the data held out for validation). Received: 0.0"),
+        (["--set", "data.validation_fraction=-0.1"],
+         "data.validation_fraction must be a number between 0 and 1, both excluded "
+         "(the share of the data held out for validation). Received: -0.1"),
+        (["--set", "data.validation_fraction=1"],
+         "data.validation_fraction must be a number between 0 and 1, both excluded "
+         "(the share of the data held out for validation). Received: 1.0"),
     ],
 )
 def test_bad_overrides_are_named(tmp_path, tiny_config, table_data, capsys, extra, message):
     code = train.main([str(tiny_config), "--data", str(table_data),
                        "--out", str(tmp_path / "r"), *extra])
     assert code == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert message in error, error
+    assert error.count("\n") == 1 and "Traceback" not in error  # one line
     assert not (tmp_path / "r").exists()  # stopped before writing anything
+
+
+@pytest.mark.parametrize(
+    "width, message",
+    [
+        (100, "evaluation.beam_width must be at most \\d+ \\(the target vocabulary's \\d+ "
+              "tokens less padding and \\[start\\]\\). Received: 100"),
+        (0, "evaluation.beam_width must be a positive integer. Received: 0"),
+    ],
+)
+def test_a_translator_beam_width_out_of_range_stops_before_training(
+        tmp_path, translation_config, translation_data, capsys, width, message):
+    code = train.main([str(translation_config), "--data", str(translation_data),
+                       "--out", str(tmp_path / "t"), "--set", f"evaluation.beam_width={width}"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert re.search(message, error), error
+    assert not (tmp_path / "t").exists()
 
 
 def test_unknown_entry_bad_data_and_existing_run(tmp_path, tiny_config, table_data, capsys):
@@ -177,7 +217,12 @@ def test_unknown_entry_bad_data_and_existing_run(tmp_path, tiny_config, table_da
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\nfine,a\nonly one field\n")
     assert train.main([str(tiny_config), "--data", str(bad), "--out", str(tmp_path / "x")]) == 2
-    assert f"{bad}, line 3: expected at least 2 fields" in capsys.readouterr().err
+    assert f"{bad}, line 3: expected" in capsys.readouterr().err  # the loader's own words
+    assert train.main([str(tiny_config), "--out", str(tmp_path / "x")]) == 2
+    assert "data.format 'table' has no default one: pass --data PATH" in capsys.readouterr().err
+    assert train.main([str(tiny_config), "--data", str(tmp_path / "none.csv"),
+                       "--out", str(tmp_path / "x")]) == 2
+    assert f"--data: the data file {tmp_path / 'none.csv'} does not exist" in capsys.readouterr().err
     out = tmp_path / "done"
     out.mkdir()
     (out / "config.json").write_text("{}")
@@ -240,6 +285,195 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, tiny_config, table_da
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
     assert json.loads((killed / "metrics.json").read_text())["accuracy"] == pytest.approx(
         json.loads((unbroken / "metrics.json").read_text())["accuracy"])
+
+
+class _Killed(BaseException):
+    """Stands in for kill -9: nothing of the run catches it."""
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """`(run dir, data, logs)`: a 2-epoch run stopped right after its last
+    backup, before its outputs, and its per-epoch logs. Tests resume copies."""
+    from tests.training.conftest import TINY_MODEL, write_table
+    from training import callbacks
+
+    root = tmp_path_factory.mktemp("killed")
+    (root / "tiny.yaml").write_text(TINY_MODEL)
+    data = write_table(root / "texts.csv")
+    out = root / "run"
+    save = callbacks.Backup.on_epoch_end
+
+    def save_then_die(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:
+            raise _Killed()
+
+    callbacks.Backup.on_epoch_end = save_then_die
+    try:
+        with pytest.raises(_Killed):
+            train.main([str(root / "tiny.yaml"), "--data", str(data), "--out", str(out),
+                        "--epochs", "2"])
+    finally:
+        callbacks.Backup.on_epoch_end = save
+    backup = sorted(p.name for p in (out / "backup").iterdir())
+    assert backup == ["epoch-1.weights.h5", "epoch-2.weights.h5", "training_metadata.json",
+                      "training_metadata.json.bkp"]
+    assert not (out / "metrics.json").exists()
+    return out, data, _history(out)
+
+
+def _copy_run(killed_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(killed_run[0], out)
+    return out
+
+
+def _truncate(path, size=20):
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def test_a_run_killed_after_its_last_epoch_only_writes_its_outputs(tmp_path, killed_run, capsys):
+    out = _copy_run(killed_run, tmp_path)
+    capsys.readouterr()
+    assert train.main([str(out / "config.json"), "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "had already finished training" in printed and "Epoch " not in printed
+    assert _history(out) == killed_run[2]
+    assert (out / "metrics.json").exists() and (out / "model.keras").exists()
+    assert not (out / "backup").exists()
+
+
+def test_a_damaged_newest_backup_resumes_consistently_from_the_earlier_one(
+        tmp_path, killed_run, capsys, monkeypatch):
+    out = _copy_run(killed_run, tmp_path)
+    _truncate(out / "backup" / "training_metadata.json")
+    monkeypatch.setattr(trainer, "finish", lambda *args: None)  # outputs: tested elsewhere
+    capsys.readouterr()
+    assert train.main([str(out / "config.json"), "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr()
+    assert (f"warning: {out / 'backup' / 'training_metadata.json'} is truncated or corrupt: "
+            f"not valid JSON") in printed.err
+    assert "after epoch 1: epoch 2 is trained again" in printed.err
+    # Weights, data order and run state all went back to epoch 1: epoch 2
+    # came out as it had, not as an epoch without data (loss 0.0).
+    assert "Epoch 2/2" in printed.out and "Epoch 1/2" not in printed.out
+    history = _history(out)
+    assert len(history) == 2 and history[1]["loss"] > 0.01
+    for key in ("loss", "val_loss", "val_accuracy"):
+        assert history[1][key] == pytest.approx(killed_run[2][1][key], rel=1e-5, abs=1e-6)
+    state = json.loads((out / "run_state.json").read_text())
+    assert state["finished"] and not (out / "backup").exists()
+
+
+def test_a_damaged_newest_weights_file_falls_back_to_the_earlier_backup(
+        tmp_path, killed_run, capsys):
+    from training.callbacks import resume_point
+
+    out = _copy_run(killed_run, tmp_path)
+    assert resume_point(out / "backup") == (2, out / "backup" / "epoch-2.weights.h5")
+    _truncate(out / "backup" / "epoch-2.weights.h5", 500)
+    assert trainer.start_epoch_of(out) == (1, out / "backup" / "epoch-1.weights.h5")
+    assert (f"warning: {out / 'backup' / 'epoch-2.weights.h5'} is truncated or corrupt: its "
+            f"SHA-256 differs") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda out: [_truncate(out / "backup" / name) for name in
+                      ("training_metadata.json", "training_metadata.json.bkp")],
+         "backup/training_metadata.json is truncated or corrupt: not valid JSON"),
+        (lambda out: [_truncate(out / "backup" / name, 500) for name in
+                      ("epoch-1.weights.h5", "epoch-2.weights.h5")],
+         "backup/epoch-2.weights.h5 is truncated or corrupt: its SHA-256 differs"),
+        (lambda out: _truncate(out / "run_state.json"),
+         "run_state.json is truncated or corrupt: not valid JSON"),
+        (lambda out: _truncate(out / "checkpoints" / "best.keras", 300),
+         "checkpoints/best.keras is truncated or corrupt"),
+    ],
+    ids=["both-metadata", "both-weights", "run-state", "best-model"],
+)
+def test_an_unusable_run_state_is_named_and_nothing_trains(
+        tmp_path, killed_run, capsys, damage, message):
+    out = _copy_run(killed_run, tmp_path)
+    damage(out)
+    state = (out / "run_state.json").read_bytes()
+    best = (out / "checkpoints" / "best.keras").read_bytes()
+    capsys.readouterr()
+    assert train.main([str(out / "config.json"), "--out", str(out), "--resume"]) == 2
+    printed = capsys.readouterr()
+    assert message in printed.err and str(out) in printed.err
+    assert printed.err.startswith("error: ") and printed.err.count("\n") == 1
+    assert "Epoch" not in printed.out
+    assert (out / "run_state.json").read_bytes() == state
+    assert (out / "checkpoints" / "best.keras").read_bytes() == best
+
+
+def test_an_epoch_without_training_steps_is_an_error_not_a_record(tmp_path):
+    from training.callbacks import RunState, RunStateError
+
+    state = RunState(tmp_path, "val_loss", "min", None)
+    state.on_epoch_begin(0)
+    with pytest.raises(RunStateError, match="epoch 1 ran no training steps"):
+        state.on_epoch_end(0, {"loss": 0.0, "val_loss": 0.5})
+    assert state.history == [] and not (tmp_path / "run_state.json").exists()
+
+
+def test_resume_refuses_another_data_file_or_a_changed_one(tmp_path, killed_run, capsys):
+    out = _copy_run(killed_run, tmp_path)
+    recorded = json.loads((out / "config.json").read_text())["data"]["path"]
+    other = tmp_path / "other.csv"
+    other.write_text(killed_run[1].read_text() + "one more sunny row,good\n")
+    capsys.readouterr()
+    assert train.main([str(out / "config.json"), "--out", str(out), "--resume",
+                       "--data", str(other)]) == 2
+    error = capsys.readouterr().err
+    assert f"--resume: {out} trained on {recorded} (" in error
+    assert f"--data names another file, {other} (" in error
+    # The same path with other content: the fingerprint no longer matches.
+    config = json.loads((out / "config.json").read_text())
+    config["data_fingerprint"]["sha256"] = "0" * 64
+    (out / "config.json").write_text(json.dumps(config))
+    assert train.main([str(out / "config.json"), "--out", str(out), "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert f"data fingerprint mismatch: {recorded} has changed since the run trained on it" in error
+    assert "SHA-256 0000000000000000..." in error
+    assert len(_history(out)) == 2  # nothing trained
+
+
+def test_retraining_from_a_run_config_uses_its_file_and_checks_it(
+        tmp_path, killed_run, capsys, monkeypatch):
+    out, data, _ = killed_run
+    data_copy = tmp_path / "texts.csv"
+    shutil.copy(data, data_copy)
+    config = json.loads((out / "config.json").read_text())
+    config["data"]["path"] = str(data_copy)
+    config["data_fingerprint"]["path"] = str(data_copy)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with data_copy.open("a") as f:
+        f.write("one more sunny row,good\n")
+    capsys.readouterr()
+    assert train.main([str(tmp_path / "config.json"), "--out", str(tmp_path / "again")]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'config.json'}: data fingerprint mismatch: {data_copy} has changed" in error
+    assert "delete data_fingerprint from" in error
+    assert not (tmp_path / "again").exists()
+    # Unchanged, the recorded file is what the retraining reads, no --data
+    # needed. (Stopped once the run is set up: the training itself is the
+    # other tests' business.)
+    shutil.copy(data, data_copy)
+
+    def stop(*args):
+        raise _Killed()
+
+    monkeypatch.setattr(trainer, "fit_run", stop)
+    with pytest.raises(_Killed):
+        train.main([str(tmp_path / "config.json"), "--out", str(tmp_path / "again")])
+    assert "on 228 examples, validating on 72" in capsys.readouterr().out
+    retrained = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert retrained["data"]["path"] == str(data_copy)
+    assert retrained["data_fingerprint"]["sha256"] == config["data_fingerprint"]["sha256"]
 
 
 MIRRORED = """
@@ -364,3 +598,10 @@ def test_mixed_precision_flag_trains_in_bfloat16_on_cpu(tmp_path, tiny_config, t
     assert result.returncode == 0, result.stderr[-2000:]
     assert "policy mixed_bfloat16" in result.stdout
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.6
+
+
+def test_the_commands_strategy_names_are_the_strategies():
+    """training/train.py names them to check the command line before TensorFlow."""
+    from training.distribute import STRATEGIES
+
+    assert train.STRATEGY_NAMES == STRATEGIES

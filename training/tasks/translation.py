@@ -136,7 +136,31 @@ class Run:
         ):
             (run_dir / name).write_text("\n".join(vocabulary), encoding="utf-8")
 
+    def check_evaluation(self, target_vocab_size):
+        """Raises ValueError naming a bad `evaluation` field: checked before
+        training, as they are first used only when it is over."""
+        evaluation = self.config["evaluation"]
+        width, most = evaluation["beam_width"], target_vocab_size - 2
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(
+                f"evaluation.beam_width must be a positive integer. Received: {width!r}")
+        if width > most:
+            # A step can emit every target token but padding and [start].
+            raise ValueError(
+                f"evaluation.beam_width must be at most {most} (the target vocabulary's "
+                f"{target_vocab_size} tokens less padding and [start]). Received: {width}")
+        penalty = evaluation["length_penalty"]
+        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
+            raise ValueError(
+                f"evaluation.length_penalty must be a number >= 0. Received: {penalty!r}")
+        limit = evaluation["max_sentences"]
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(
+                f"evaluation.max_sentences must be a positive integer or null (all). "
+                f"Received: {limit!r}")
+
     def build_model(self):
+        self.check_evaluation(len(self.vectorizers.target_vocabulary))
         model = Translator(
             len(self.vectorizers.source_vocabulary),
             len(self.vectorizers.target_vocabulary),

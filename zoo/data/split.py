@@ -15,13 +15,28 @@ def validation_side(key, validation_fraction, seed):
     return int.from_bytes(digest[:8], "big") / 2**64 < validation_fraction
 
 
-def check_fraction(validation_fraction):
+def check_fraction(validation_fraction, name=None):
+    """Raises ValueError unless `validation_fraction` is a number in (0, 1).
+
+    0 would leave nothing to validate on (and a run nothing to pick its best
+    model by), 1 nothing to train on.
+
+    Args:
+        validation_fraction: The value to check.
+        name: How the message names the value when it is a config field
+            (e.g. "data.validation_fraction"); by default, as the argument.
+    """
     if isinstance(validation_fraction, bool) or not isinstance(
         validation_fraction, (int, float)
-    ) or not 0.0 < validation_fraction < 1.0:
+    ) or not 0.0 < validation_fraction < 1.0:  # also False for NaN
+        if name is None:
+            raise ValueError(
+                "Argument `validation_fraction` must be a float in (0, 1). "
+                f"Received: validation_fraction={validation_fraction!r}"
+            )
         raise ValueError(
-            "Argument `validation_fraction` must be a float in (0, 1). "
-            f"Received: validation_fraction={validation_fraction!r}"
+            f"{name} must be a number between 0 and 1, both excluded (the share "
+            f"of the data held out for validation). Received: {validation_fraction!r}"
         )
 
 

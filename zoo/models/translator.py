@@ -411,6 +411,11 @@ class Translator(keras.Model):
         banned[[PAD_ID, self.start_id]] = True
         return ops.where(banned, _NEVER, log_probs)
 
+    @property
+    def max_beam_width(self):
+        """The widest beam: a step can emit every target token but padding and [start]."""
+        return self.target_vocab_size - 2
+
     def _check_max_length(self, max_length):
         check_positive_int("max_length", max_length)
 
@@ -500,10 +505,10 @@ class Translator(keras.Model):
         """
         check_positive_int("beam_width", beam_width)
         self._check_max_length(max_length)
-        if beam_width > self.target_vocab_size - 2:
+        if beam_width > self.max_beam_width:
             raise ValueError(
                 "Argument `beam_width` must be at most target_vocab_size - 2 "
-                f"= {self.target_vocab_size - 2} (the tokens a step can "
+                f"= {self.max_beam_width} (the tokens a step can "
                 f"emit). Received: beam_width={beam_width!r}"
             )
         if (

@@ -330,6 +330,32 @@ def translate(
 
 
 
+def checked_beam_width(beam_width, most):
+    """`beam_width`, a scalar int32 tensor, after an in-graph check that it is
+    in 1..`most`.
+
+    For a served translator whose request carries the beam width: a width
+    out of range fails the request with INVALID_ARGUMENT (HTTP 400) and
+    "assertion failed: [beam_width must be between 1 and 8 (the beam widths
+    this model serves). Received: beam_width=9]", rather than an error from
+    deep inside the graph.
+
+    Args:
+        beam_width: A scalar integer tensor.
+        most: Python int, the widest beam the graph has a branch for.
+    """
+    check_positive_int("most", most)
+    in_range = tf.logical_and(beam_width >= 1, beam_width <= most)
+    message = tf.strings.format(
+        f"beam_width must be between 1 and {most} (the beam widths this model "
+        "serves). Received: beam_width={}",
+        beam_width,
+    )
+    check = tf.debugging.Assert(in_range, [message], name="check_beam_width")
+    with tf.control_dependencies([check]):
+        return tf.identity(beam_width)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class StringTranslator(keras.Model):
     """Raw source sentences in, raw translations out: vectorizers + model.
@@ -351,6 +377,14 @@ class StringTranslator(keras.Model):
     def __init__(self, vectorizers, translator, beam_width=1, length_penalty=0.0, **kwargs):
         super().__init__(**kwargs)
         check_positive_int("beam_width", beam_width)
+        # Checked here, not at the first call, which may be long after
+        # (at the end of a training run, or in a server).
+        if beam_width > translator.max_beam_width:
+            raise ValueError(
+                f"Argument `beam_width` must be at most {translator.max_beam_width} (the "
+                f"translator's {translator.target_vocab_size} target tokens less padding "
+                f"and [start]). Received: beam_width={beam_width!r}"
+            )
         self.vectorizers = vectorizers
         self.translator = translator
         self.beam_width = beam_width

@@ -1,0 +1,151 @@
+"""The scoring behind `python -m training.evaluate` (its command line and
+what it scores are in `training/evaluate.py`): a run's `model.keras` or a
+SavedModel's `serving_default` on a data file's validation split or all of it.
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+
+from training.callbacks import RunStateError, read_json
+from training.config import ConfigError, apply_overrides
+from training.evaluate import DEFAULT_SPLIT, SPLITS
+from training.tasks import classification, translation
+from zoo.data.translation import group_by_source
+from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
+from zoo.data.download import DataUnavailableError
+from zoo.data.errors import DataFormatError
+from zoo.data.split import check_fraction
+
+
+def saved_model_scores(path):
+    """A function texts -> (scores, class names) over a SavedModel."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures.get("serving_default")
+    outputs = set(serve.structured_outputs) if serve is not None else set()
+    if serve is None or not {"scores", "classes"} <= outputs:
+        raise ValueError(
+            f"{path}: expected a classifier SavedModel whose serving_default "
+            f"returns 'scores' and 'classes'; got {sorted(outputs)}"
+        )
+
+    def predict(texts):
+        scores, names = [], None
+        for start in range(0, len(texts), 512):
+            result = serve(text=tf.constant(texts[start:start + 512]))
+            scores.append(result["scores"].numpy())
+            names = [n.decode() for n in result["classes"].numpy()[0]]
+        return np.concatenate(scores), names
+
+    return predict
+
+
+
+
+def examples(task, config, data_path, split):
+    """The file's examples, or only its validation part under `config`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}. Received: {split!r}")
+    if split == "validation":
+        check_fraction(config["data"]["validation_fraction"], name="data.validation_fraction")
+        return task.load_data(config, data_path)[1]
+    return task.load_file(config, data_path)
+
+
+def split_of(config, data_path, split):
+    """What was scored, for the metrics: the split, the file and the rule."""
+    data = data_path or config["data"].get("path")
+    described = {"split": split, "data": None if data is None else str(data)}
+    if split == "validation":
+        described["validation_fraction"] = config["data"]["validation_fraction"]
+        described["split_seed"] = config["data"]["split_seed"]
+    return described
+
+
+def evaluate(target, data_path, overrides=(), split=DEFAULT_SPLIT):
+    """The metrics of `target` on `data_path`'s `split`, with `split_of`'s
+    description of what was scored."""
+    metrics, config = _evaluate(pathlib.Path(target), data_path, overrides, split)
+    return {**metrics, **split_of(config, data_path, split)}
+
+
+def _evaluate(target, data_path, overrides, split):
+    if (target / "saved_model.pb").exists():
+        config = apply_overrides(classification.DEFAULTS, overrides)
+        data = examples(classification, config, data_path, split)
+        scores, names = saved_model_scores(target)(data.texts)
+        order = [names.index(n) if n in names else None for n in data.class_names]
+        if None in order:
+            raise ValueError(
+                f"{target} predicts classes {names}; the data has {list(data.class_names)}"
+            )
+        # Columns in the data's class order.
+        predictions = np.argmax(scores[:, order], axis=-1)
+    elif (target / "config.json").exists():
+        config = apply_overrides(read_json(target / "config.json"), overrides)
+        if not (target / "model.keras").exists():
+            raise FileNotFoundError(
+                f"{target} has no model.keras: the run has not finished. Finish it with "
+                f"python -m training.train ENTRY --out {target} --resume"
+            )
+        if config["task"] == "translation":
+            pairs = examples(translation, config, data_path, split)
+            return evaluate_translator(target, pairs), config
+        data = examples(classification, config, data_path, split)
+        model = keras.saving.load_model(target / "model.keras")
+        scores = model.predict(np.array(data.texts, dtype=object), batch_size=512, verbose=0)
+        predictions = scores.argmax(-1)
+    else:
+        raise FileNotFoundError(
+            f"{target} is neither a run directory (config.json) nor a SavedModel "
+            f"(saved_model.pb)"
+        )
+    metrics = classification.classification_metrics(data.labels, predictions, data.class_names)
+    return metrics, config
+
+
+def evaluate_translator(run_dir, pairs):
+    """BLEU and chrF of a translation run's `model.keras` on `(source, target)` pairs."""
+    sources, references = group_by_source(pairs)
+    model = keras.saving.load_model(run_dir / "model.keras")
+    hypotheses = []
+    for start in range(0, len(sources), 256):
+        batch = np.array(sources[start:start + 256], dtype=object)
+        hypotheses += [t.decode("utf-8") for t in np.asarray(model(batch))]
+    return {
+        "bleu": corpus_bleu(hypotheses, references),
+        "chrf": corpus_chrf(hypotheses, references),
+        "sentences": len(sources),
+        "beam_width": model.beam_width,
+    }
+
+
+def scored(metrics):
+    """Which examples were scored, in words."""
+    data = metrics.get("data") or "the task's standard data set"
+    if metrics["split"] == "validation":
+        return (f"the validation split of {data}, data.validation_fraction "
+                f"{metrics['validation_fraction']}, data.split_seed {metrics['split_seed']}")
+    return f"all of {data}, training rows included"
+
+
+def report(metrics):
+    if "bleu" in metrics:
+        return (f"BLEU {metrics['bleu']:.2f}   chrF {metrics['chrf']:.2f}   "
+                f"({metrics['sentences']} source sentences of {scored(metrics)}; "
+                f"beam width {metrics['beam_width']})")
+    lines = [f"accuracy {metrics['accuracy']:.4f}   macro F1 {metrics['macro_f1']:.4f}   "
+             f"({metrics['examples']} examples: {scored(metrics)})",
+             f"{'class':<20} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
+    for name, c in metrics["per_class"].items():
+        lines.append(f"{name:<20} {c['precision']:>9.4f} {c['recall']:>7.4f} "
+                     f"{c['f1']:>7.4f} {c['support']:>8}")
+    return "\n".join(lines)
+
+
+# What a user's command or files got wrong: one line and exit status 2.
+USER_ERRORS = (ConfigError, DataFormatError, DataUnavailableError, FileNotFoundError,
+               RunStateError, ValueError)
