@@ -6,7 +6,9 @@ first, so a typo is reported at once instead of after several seconds of
 TensorFlow's start-up; then it calls `import_tensorflow`.
 """
 
+import importlib
 import os
+import sys
 
 # Read by zoo/startup.py; named here because importing anything of `zoo`
 # imports Keras and TensorFlow, which must wait for the arguments' check.
@@ -34,3 +36,29 @@ def import_tensorflow(verbose=False):
 
     with native_start_up_held_back():
         import tensorflow  # noqa: F401  (under the JAX backend Keras may not have)
+
+
+def run_command(args, check, module, function):
+    """A command's run: `check(args)` first, then TensorFlow, then the work.
+
+    `check` raises `ConfigError` for what it finds; `module.function(args)`
+    does the work and returns an exit status (an int; anything else, such as
+    the run directory `train` returns, means 0), and the errors in
+    `module.USER_ERRORS` are the user's. Either kind is one line on stderr
+    and exit status 2, never a traceback.
+    """
+    from training.config import ConfigError
+
+    try:
+        check(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    import_tensorflow(args.verbose)
+    work = importlib.import_module(module)
+    try:
+        status = getattr(work, function)(args)
+    except work.USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

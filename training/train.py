@@ -51,8 +51,9 @@ import os
 import pathlib
 import sys
 
-from training.cli import add_verbose_flag, import_tensorflow
-from training.config import ConfigError, entry_path
+from training.cli import add_verbose_flag, run_command
+from training.config import ConfigError, entry_path, read_config_file, resolve
+from training.defaults import TASK_DEFAULTS
 
 # `training.distribute.STRATEGIES`, named here so that the command line is
 # checked before TensorFlow (a test keeps the two equal).
@@ -93,8 +94,35 @@ def parse_args(argv):
     return args
 
 
+# The entry of a run's config.json recording the data file it trained on;
+# not a config section, so it is set aside before the config is resolved.
+FINGERPRINT_KEY = "data_fingerprint"
+
+
+def resolve_entry(args):
+    """`(config, path, recorded)`: the entry's config over its task's defaults,
+    with `--set`, `--epochs` and `--batch-size`; `recorded` is the data
+    fingerprint a run's config.json holds (None for a zoo entry).
+
+    Raises:
+        ConfigError: an unknown entry, task or key, or a value of the wrong type.
+    """
+    path = entry_path(args.entry)
+    file_config = read_config_file(path)
+    task = file_config.get("task", "classification")
+    if task not in TASK_DEFAULTS:
+        raise ConfigError(f"{path}: unknown task {task!r}; expected one of {sorted(TASK_DEFAULTS)}")
+    recorded = file_config.pop(FINGERPRINT_KEY, None)
+    overrides = list(args.set)
+    if args.epochs:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.batch_size:
+        overrides.append(f"training.batch_size={args.batch_size}")
+    return resolve(TASK_DEFAULTS[task], file_config, str(path), overrides), path, recorded
+
+
 def check_before_tensorflow(args):
-    """What can be checked in a moment: the config file, the run directory, the data file.
+    """What can be checked in a moment: the config and its keys, the run directory, the data file.
 
     Raises:
         ConfigError: naming the entry, directory or file.
@@ -103,7 +131,7 @@ def check_before_tensorflow(args):
         if not (pathlib.Path(args.out) / "config.json").is_file():
             raise ConfigError(f"--resume: {args.out} holds no config.json; is it a run directory?")
     else:
-        entry_path(args.entry)
+        resolve_entry(args)  # the config's keys and types, against the task's defaults
         if args.out and (pathlib.Path(args.out) / "config.json").exists():
             raise ConfigError(f"{args.out} already holds a run; pass --resume to continue it "
                               "or another --out")
@@ -112,21 +140,7 @@ def check_before_tensorflow(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        check_before_tensorflow(args)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    import_tensorflow(args.verbose)
-    from training.trainer import USER_ERRORS, train
-
-    try:
-        train(args)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(parse_args(argv), check_before_tensorflow, "training.trainer", "train")
 
 
 if __name__ == "__main__":

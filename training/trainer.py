@@ -17,10 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from training import callbacks as run_callbacks
-from training.config import ConfigError, entry_path, read_config_file, resolve
+from training.config import ConfigError
 from training.custom_loop import fit_distributed
 from training.distribute import StrategyError, is_chief, make_strategy
 from training.tasks import TASKS
+from training.train import FINGERPRINT_KEY, resolve_entry
 from zoo.data.classification import default_sarcasm_path
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
@@ -30,11 +31,6 @@ from zoo.data.translation import default_translation_path
 
 class TrainingError(RuntimeError):
     """The run cannot go on; the message says why and what to do."""
-
-
-# The entry of a run's config.json recording the data file it trained on;
-# not a config section, so it is set aside before the config is resolved.
-FINGERPRINT_KEY = "data_fingerprint"
 
 
 def resolve_config(args):
@@ -50,18 +46,7 @@ def resolve_config(args):
         config = run_callbacks.read_json(saved)
         check_config(config, args.entry)
         return config, saved
-    path = entry_path(args.entry)
-    file_config = read_config_file(path)
-    task = file_config.get("task", "classification")
-    if task not in TASKS:
-        raise ConfigError(f"{path}: unknown task {task!r}; expected one of {sorted(TASKS)}")
-    recorded = file_config.pop(FINGERPRINT_KEY, None)
-    overrides = list(args.set)
-    if args.epochs:
-        overrides.append(f"training.epochs={args.epochs}")
-    if args.batch_size:
-        overrides.append(f"training.batch_size={args.batch_size}")
-    config = resolve(TASKS[task].DEFAULTS, file_config, str(path), overrides)
+    config, path, recorded = resolve_entry(args)
     check_config(config, args.entry)
     if recorded is not None:
         config[FINGERPRINT_KEY] = recorded

@@ -40,8 +40,9 @@ import argparse
 import pathlib
 import sys
 
-from training.cli import add_verbose_flag, import_tensorflow
-from training.config import ConfigError, entry_path
+from training.cli import add_verbose_flag, run_command
+from training.config import ConfigError, entry_path, read_config_file, resolve
+from training.defaults import TASK_DEFAULTS
 from training.search_space import load_space
 
 # TASK -> (the config task it runs, its default base entry, the objective and its direction).
@@ -100,6 +101,17 @@ def parse_args(argv):
     return args
 
 
+def base_config(args):
+    """The resolved config the trials start from."""
+    task, entry, _ = TUNING_TASKS[args.task]
+    path = entry_path(args.config or entry)
+    file_config = read_config_file(path)
+    if file_config.get("task", "classification") != task:
+        raise ConfigError(f"{path}: a {file_config.get('task')!r} config, not a {task} one; "
+                          f"the {args.task} search needs a {task} config")
+    return resolve(TASK_DEFAULTS[task], file_config, str(path), args.set)
+
+
 def check_before_tensorflow(args):
     """What can be checked in a moment: the project's state, the config file, the space."""
     is_worker = args.worker is not None
@@ -110,27 +122,14 @@ def check_before_tensorflow(args):
                           "it or --overwrite to start over")
     if args.resume and not is_worker and not (project_dir / "oracle.json").exists():
         raise ConfigError(f"--resume: {project_dir} holds no search to continue")
-    task, entry, _ = TUNING_TASKS[args.task]
-    entry_path(args.config or entry)
-    load_space(task, args.space)
+    base_config(args)  # the config's keys and types, against the task's defaults
+    load_space(TUNING_TASKS[args.task][0], args.space)
 
 
 def main(argv=None):
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        check_before_tensorflow(args)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    import_tensorflow(args.verbose)
-    from training.tuning import USER_ERRORS, tune
-
-    try:
-        return tune(args)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(args, check_before_tensorflow, "training.tuning", "tune")
 
 
 if __name__ == "__main__":

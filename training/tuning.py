@@ -18,11 +18,11 @@ import tensorflow as tf
 import yaml
 
 from training.callbacks import write_text_atomically
-from training.config import ConfigError, apply_overrides, entry_path, read_config_file, resolve
+from training.config import ConfigError, apply_overrides
 from training.distribute import StrategyError, make_strategy
 from training.search_space import config_overrides, declare, load_space
 from training.tasks import TASKS
-from training.tune import TUNING_TASKS
+from training.tune import TUNING_TASKS, base_config
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
 
@@ -182,17 +182,6 @@ def set_distributed_role(args):
     os.environ["KERASTUNER_TUNER_ID"] = tuner_id
     os.environ["KERASTUNER_ORACLE_IP"] = args.chief_host
     os.environ["KERASTUNER_ORACLE_PORT"] = args.chief_port
-
-
-def base_config(args):
-    """The resolved config the trials start from."""
-    task, entry, _ = TUNING_TASKS[args.task]
-    path = entry_path(args.config or entry)
-    file_config = read_config_file(path)
-    if file_config.get("task", "classification") != task:
-        raise ConfigError(f"{path}: a {file_config.get('task')!r} config, not a {task} one; "
-                          f"the {args.task} search needs a {task} config")
-    return resolve(TASKS[task].DEFAULTS, file_config, str(path), args.set)
 
 
 def make_tuner(args, hypermodel, objective, overwrite):

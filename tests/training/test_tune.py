@@ -259,6 +259,7 @@ sys.exit(tune.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # about a minute on two cores; the mirrored path of training is tested by default
 def test_each_trial_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, "adding", *SMALL, "--directory", str(tmp_path),

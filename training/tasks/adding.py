@@ -16,37 +16,15 @@ import tensorflow as tf
 
 import keras
 from training.config import ConfigError
+from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
 from zoo.data.synthetic.adding import TOLERANCE, adding_batch
 from zoo.models.sequence_regressor import sequence_regressor
 
-DEFAULTS = {
-    "task": "adding",
-    "data": {
-        "T": 100,  # minimal time lag T/2; lengths drawn from [T, T + T/10]
-        "train_sequences": 10000,
-        "validation_sequences": 1000,
-        "seed": 1337,  # training data from this seed, validation from seed + 1
-    },
-    "model": {
-        "cell": "lstm",
-        "cell_options": {},
-        "units": 32,
-        "num_layers": 1,
-        "dropout": 0.0,
-    },
-    "training": {
-        "epochs": 10,
-        "batch_size": 32,
-        "learning_rate": 0.003,
-        "lr_schedule": "constant",
-        "clipnorm": 1.0,
-        "early_stopping_patience": 3,
-        "monitor": "val_loss",
-        "seed": 1337,
-    },
-}
+# The task's config with its default values: plain data in training/defaults.py,
+# which the commands check configs against before TensorFlow is imported.
+DEFAULTS = TASK_DEFAULTS["adding"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")

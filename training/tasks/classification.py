@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import keras
 from training.config import ConfigError
+from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
 from zoo.data.classification import (
@@ -24,50 +25,9 @@ from zoo.data.errors import DataArgumentError
 from zoo.models.text_classifier import TextClassifier
 from zoo.models.text_classifier_preprocessor import string_classifier, text_vectorizer
 
-DEFAULTS = {
-    "task": "classification",
-    "data": {
-        "format": "sarcasm",  # sarcasm | table
-        "path": None,  # None: download the sarcasm set (table needs a path)
-        "validation_fraction": 0.1,
-        "split_seed": 1337,
-        "text_column": "text",  # table format only: a header name or a 0-based index
-        "label_column": "label",
-        "delimiter": None,  # None: sniffed from the file (tab or comma)
-        "header": True,
-        "quoting": None,  # none | csv; None: none for tab-separated, csv otherwise
-        "class_names": None,  # None: the sorted labels found
-    },
-    "preprocessing": {
-        "max_tokens": 20000,
-        "sequence_length": 32,
-        "standardize": "lower_and_strip_punctuation",
-    },
-    "model": {
-        "cell": "lstm",
-        "cell_options": {},
-        "units": 64,
-        "num_layers": 1,
-        "bidirectional": True,
-        "embedding_dim": 128,
-        "pooling": "attention",
-        "attention_units": 64,
-        "dropout": 0.3,
-        "recurrent_dropout": 0.0,
-        "token_dropout": 0.0,
-        "ensemble_size": 1,  # K > 1: K members trained together, probabilities averaged
-    },
-    "training": {
-        "epochs": 4,
-        "batch_size": 64,
-        "learning_rate": 0.001,
-        "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
-        "clipnorm": None,
-        "early_stopping_patience": 2,
-        "monitor": "val_accuracy",
-        "seed": 1337,
-    },
-}
+# The task's config with its default values: plain data in training/defaults.py,
+# which the commands check configs against before TensorFlow is imported.
+DEFAULTS = TASK_DEFAULTS["classification"]
 
 
 VOCABULARY_FILE = "vocabulary.txt"

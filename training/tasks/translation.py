@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras
+from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
 from zoo.data.translation import (
@@ -25,46 +26,9 @@ from zoo.models.translator_preprocessor import (
     translate,
 )
 
-DEFAULTS = {
-    "task": "translation",
-    "data": {
-        "path": None,  # None: download the ManyThings English-Spanish file
-        "source_column": 1,  # Spanish
-        "target_column": 0,  # English
-        "validation_fraction": 0.1,
-        "split_seed": 1337,
-    },
-    "preprocessing": {
-        "source_vocab_size": 15000,
-        "target_vocab_size": 15000,
-        "sequence_length": 20,
-    },
-    "model": {
-        "cell": "gru",
-        "cell_options": {},  # {variant: ...} for lstm, {block_size: ...} for original_lstm
-        "units": 256,
-        "embedding_dim": 128,
-        "encoder_layers": 1,
-        "bidirectional_encoder": False,
-        "attention": "dot",
-        "dropout": 0.0,
-    },
-    "training": {
-        "epochs": 3,
-        "batch_size": 64,
-        "learning_rate": 0.001,
-        "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
-        "clipnorm": 1.0,
-        "early_stopping_patience": 2,
-        "monitor": "val_loss",
-        "seed": 1337,
-    },
-    "evaluation": {
-        "beam_width": 4,
-        "length_penalty": 0.0,
-        "max_sentences": 2000,  # held-out sources scored, a seeded sample (None: all)
-    },
-}
+# The task's config with its default values: plain data in training/defaults.py,
+# which the commands check configs against before TensorFlow is imported.
+DEFAULTS = TASK_DEFAULTS["translation"]
 
 VOCABULARY_FILES = ("source_vocabulary.txt", "target_vocabulary.txt")
 

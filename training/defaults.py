@@ -1,0 +1,125 @@
+"""Every training task's default config, as plain data.
+
+A config file and `--set` overrides are laid over these (`training.config`),
+and a key a task does not know is an error. They live here, apart from the
+tasks' code (`training/tasks/`), so that a command can check a config
+against them in a moment, before it imports TensorFlow.
+"""
+
+CLASSIFICATION = {
+    "task": "classification",
+    "data": {
+        "format": "sarcasm",  # sarcasm | table
+        "path": None,  # None: download the sarcasm set (table needs a path)
+        "validation_fraction": 0.1,
+        "split_seed": 1337,
+        "text_column": "text",  # table format only: a header name or a 0-based index
+        "label_column": "label",
+        "delimiter": None,  # None: sniffed from the file (tab or comma)
+        "header": True,
+        "quoting": None,  # none | csv; None: none for tab-separated, csv otherwise
+        "class_names": None,  # None: the sorted labels found
+    },
+    "preprocessing": {
+        "max_tokens": 20000,
+        "sequence_length": 32,
+        "standardize": "lower_and_strip_punctuation",
+    },
+    "model": {
+        "cell": "lstm",
+        "cell_options": {},
+        "units": 64,
+        "num_layers": 1,
+        "bidirectional": True,
+        "embedding_dim": 128,
+        "pooling": "attention",
+        "attention_units": 64,
+        "dropout": 0.3,
+        "recurrent_dropout": 0.0,
+        "token_dropout": 0.0,
+        "ensemble_size": 1,  # K > 1: K members trained together, probabilities averaged
+    },
+    "training": {
+        "epochs": 4,
+        "batch_size": 64,
+        "learning_rate": 0.001,
+        "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
+        "clipnorm": None,
+        "early_stopping_patience": 2,
+        "monitor": "val_accuracy",
+        "seed": 1337,
+    },
+}
+
+
+TRANSLATION = {
+    "task": "translation",
+    "data": {
+        "path": None,  # None: download the ManyThings English-Spanish file
+        "source_column": 1,  # Spanish
+        "target_column": 0,  # English
+        "validation_fraction": 0.1,
+        "split_seed": 1337,
+    },
+    "preprocessing": {
+        "source_vocab_size": 15000,
+        "target_vocab_size": 15000,
+        "sequence_length": 20,
+    },
+    "model": {
+        "cell": "gru",
+        "cell_options": {},  # {variant: ...} for lstm, {block_size: ...} for original_lstm
+        "units": 256,
+        "embedding_dim": 128,
+        "encoder_layers": 1,
+        "bidirectional_encoder": False,
+        "attention": "dot",
+        "dropout": 0.0,
+    },
+    "training": {
+        "epochs": 3,
+        "batch_size": 64,
+        "learning_rate": 0.001,
+        "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
+        "clipnorm": 1.0,
+        "early_stopping_patience": 2,
+        "monitor": "val_loss",
+        "seed": 1337,
+    },
+    "evaluation": {
+        "beam_width": 4,
+        "length_penalty": 0.0,
+        "max_sentences": 2000,  # held-out sources scored, a seeded sample (None: all)
+    },
+}
+
+
+ADDING = {
+    "task": "adding",
+    "data": {
+        "T": 100,  # minimal time lag T/2; lengths drawn from [T, T + T/10]
+        "train_sequences": 10000,
+        "validation_sequences": 1000,
+        "seed": 1337,  # training data from this seed, validation from seed + 1
+    },
+    "model": {
+        "cell": "lstm",
+        "cell_options": {},
+        "units": 32,
+        "num_layers": 1,
+        "dropout": 0.0,
+    },
+    "training": {
+        "epochs": 10,
+        "batch_size": 32,
+        "learning_rate": 0.003,
+        "lr_schedule": "constant",
+        "clipnorm": 1.0,
+        "early_stopping_patience": 3,
+        "monitor": "val_loss",
+        "seed": 1337,
+    },
+}
+
+
+TASK_DEFAULTS = {"classification": CLASSIFICATION, "translation": TRANSLATION, "adding": ADDING}
