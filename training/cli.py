@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 
+from training.config import ConfigError
+
 # Read by zoo/startup.py; named here because importing anything of `zoo`
 # imports Keras and TensorFlow, which must wait for the arguments' check.
 VERBOSE_VARIABLE = "ZOO_VERBOSE"
@@ -47,8 +49,6 @@ def run_command(args, check, module, function):
     `module.USER_ERRORS` are the user's. Either kind is one line on stderr
     and exit status 2, never a traceback.
     """
-    from training.config import ConfigError
-
     try:
         check(args)
     except ConfigError as error:

@@ -1,8 +1,8 @@
 """Training configs: one YAML or JSON file per zoo entry, plus overrides.
 
 A config is a nested dict. Loading one starts from its task's defaults
-(`DEFAULTS` in the task's module), lays the file on top, then the command
-line's `--set section.key=value` overrides; a key the task does not know is
+(`training/defaults.py`), lays the file on top, then the command line's
+`--set section.key=value` overrides; a key the task does not know is
 an error naming the key and where it came from, so a typo never trains the
 wrong model silently. The resolved config is what a run saves and what
 `--resume` and retraining read back.

@@ -543,6 +543,7 @@ def _train_two_workers(config, data, out):
     return epochs[0]
 
 
+@pytest.mark.slow  # two worker processes: 30-40 s on two cores; the mirrored test runs by default
 def test_two_worker_multi_worker_mirrored_training_on_localhost(tmp_path, tiny_config, table_data):
     """Two processes train one classifier with MultiWorkerMirroredStrategy
     over loopback, through the custom loop; the chief writes the run."""

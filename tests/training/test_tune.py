@@ -135,6 +135,7 @@ def test_hyperband_runs_within_max_epochs(tmp_path, capsys):
     assert max(int(row["best_epoch"]) for row in rows) <= 2
 
 
+@pytest.mark.slow  # about a minute on two cores; the adding task's searches run by default
 def test_text_tasks_tune_a_users_classifier_and_a_translator(
         tmp_path, tiny_config, table_data, translation_config, translation_data):
     # The sarcasm search takes any classification config and data (here a
