@@ -434,6 +434,7 @@ def test_next_free_version_ignores_non_numeric_entries(tmp_path):
     assert export.version_path(tmp_path, "m", 2) == tmp_path / "m" / "2"
 
 
+@pytest.mark.slow  # a second full export, 20-25 s; version numbering is tested by default
 def test_second_export_takes_the_next_version_and_refuses_to_overwrite(
     classifier_export, runs, base, capsys
 ):

@@ -255,6 +255,7 @@ def _history(out):
     return [h["logs"] for h in json.loads((out / "run_state.json").read_text())["history"]]
 
 
+@pytest.mark.slow  # a run killed with SIGKILL and resumed: about a minute; resuming from backups is tested in process by default
 def test_a_killed_run_resumes_to_the_same_result(tmp_path, tiny_config, table_data):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     epochs = ["--epochs", "5", "--set", "model.dropout=0.2"]
@@ -589,6 +590,7 @@ sys.exit(code)
 """
 
 
+@pytest.mark.slow  # a training subprocess: 20-25 s on two cores
 def test_mixed_precision_flag_trains_in_bfloat16_on_cpu(tmp_path, tiny_config, table_data):
     out = tmp_path / "mixed"
     result = subprocess.run(

@@ -102,6 +102,7 @@ def test_every_cell_choice_lands_in_the_task_config(task):
 # --- Searching -----------------------------------------------------------------
 
 
+@pytest.mark.slow  # 35-40 s; the grid and killed-search tests report trials by default
 def test_search_reports_each_trial_and_writes_a_trainable_best_config(tmp_path, capsys):
     space = tmp_path / "space.yaml"
     space.write_text("cell: [gru, lstm/CIFG, original_lstm]\nunits: [16, 32]\n")
