@@ -3,6 +3,13 @@
     python -m benchmarks.layers                      # full run, writes docs/benchmarks.md
     python -m benchmarks.layers --quick              # one shape, few runs (a smoke run)
     python -m benchmarks.layers --json results.json  # also the rows as JSON
+    python -m benchmarks.layers --suite revival      # sLSTM, mLSTM, minGRU, minLSTM
+
+The "families" suite (the default) races the LSTM and GRU families against
+keras.layers and torch.nn; the "revival" suite times the 2024 cells in each
+of their forms against the zoo GRU's compiled training, at T = 100, 1,000
+and 10,000, to show how each form's cost grows with the length. Each suite
+writes its own section of docs/benchmarks.md and leaves the other's.
 
 For every shape, each layer is timed in a process of its own (TensorFlow
 and torch never share one, and one layer's memory is not another's), with
@@ -42,6 +49,9 @@ SHAPES = {
     "long": (16, 1000, 8, 64),
     "long500": (16, 500, 8, 64),  # with "long": how memory grows with time
     "short": (256, 20, 128, 256),
+    # The revival suite: how cost grows with T at the "long" width.
+    "t100": (16, 100, 8, 64),
+    "t10000": (16, 10000, 8, 64),
 }
 # name: (framework, family, what it is)
 LAYERS = {
@@ -58,7 +68,32 @@ LAYERS = {
     "zoo GRU xla": ("zoo_xla", "gru", 'zoo.layers.GRU, compiled training'),
     "zoo OriginalLSTM xla": ("zoo_xla", "original_lstm", 'zoo.layers.OriginalLSTM, compiled training'),
     "zoo LSTM vanilla xla": ("zoo_xla", "lstm_vanilla", 'zoo.layers.LSTM(variant="vanilla"), compiled training'),
+    # The 2024 cells, each form of each (catalogue name, cell options).
+    "zoo sLSTM xla": ("zoo_xla", "slstm", "zoo.layers.SLSTM, compiled training"),
+    "zoo mLSTM parallel": ("zoo", "mlstm/parallel", 'zoo.layers.MLSTM(mode="parallel")'),
+    "zoo mLSTM chunkwise": ("zoo", "mlstm/chunkwise", 'zoo.layers.MLSTM(mode="chunkwise")'),
+    "zoo mLSTM recurrent xla": ("zoo_xla", "mlstm/recurrent",
+                                'zoo.layers.MLSTM(mode="recurrent"), compiled training'),
+    "zoo minGRU parallel": ("zoo", "min_gru/parallel", 'zoo.layers.MinGRU(mode="parallel")'),
+    "zoo minGRU recurrent xla": ("zoo_xla", "min_gru/recurrent",
+                                 'zoo.layers.MinGRU(mode="recurrent"), compiled training'),
+    "zoo minLSTM parallel": ("zoo", "min_lstm/parallel", 'zoo.layers.MinLSTM(mode="parallel")'),
+    "zoo minLSTM recurrent xla": ("zoo_xla", "min_lstm/recurrent",
+                                  'zoo.layers.MinLSTM(mode="recurrent"), compiled training'),
 }
+_REVIVAL = [name for name in LAYERS if name.startswith(("zoo sLSTM", "zoo mLSTM", "zoo min"))]
+# suite: (shapes, layers, title of its docs section)
+SUITES = {
+    "families": (["default", "long", "long500", "short"],
+                 [name for name in LAYERS if name not in _REVIVAL],
+                 "The LSTM and GRU families against keras.layers and torch.nn"),
+    "revival": (["t100", "long", "t10000"], ["zoo GRU xla", *_REVIVAL],
+                "The 2024 cells: sLSTM, mLSTM, minGRU and minLSTM in each of their forms"),
+}
+# The parallel mLSTM holds a T x T matrix per head and sequence: at T =
+# 10,000 that is 16 x 4 x 10^8 floats, more memory than this benchmark's
+# machines have; the chunkwise form is the one for such lengths.
+SKIPPED = {("zoo mLSTM parallel", "t10000"): "T x T decay matrix: 26 GB"}
 
 
 # --- One layer in one process --------------------------------------------------
@@ -114,12 +149,19 @@ def _keras_layer(framework, family, batch, steps, features, units, threads):
     else:
         from zoo.layers import GRU, LSTM, OriginalLSTM
 
-        layer = {
+        from zoo.layers.catalog import recurrent_layer
+
+        families = {
             "lstm": lambda: LSTM(units, variant="keras"),
             "lstm_vanilla": lambda: LSTM(units, variant="vanilla"),
             "gru": lambda: GRU(units),
             "original_lstm": lambda: OriginalLSTM(units, 1),
-        }[family]()
+        }
+        if family in families:
+            layer = families[family]()
+        else:  # "name" or "name/mode" of the catalogue
+            cell, _, mode = family.partition("/")
+            layer = recurrent_layer(cell, units, {"mode": mode} if mode else None)
     model = keras.Sequential([keras.Input((steps, features)), layer])
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     rng = np.random.default_rng(0)
@@ -188,6 +230,8 @@ def run(shapes, layers, rounds, runs, threads):
         timings = {layer: {"inference_ms": [], "train_ms": [], "peak_mb": []} for layer in layers}
         for round_ in range(rounds):
             for layer in layers:
+                if (layer, shape) in SKIPPED:
+                    continue
                 measured = run_worker(layer, shape, runs, threads)
                 for key in ("inference_ms", "train_ms"):
                     timings[layer][key] += measured[key]
@@ -196,6 +240,10 @@ def run(shapes, layers, rounds, runs, threads):
                       f"{statistics.median(measured['inference_ms']):.1f} ms, train "
                       f"{statistics.median(measured['train_ms']):.1f} ms", flush=True)
         for layer in layers:
+            if (layer, shape) in SKIPPED:
+                rows.append({"shape": shape, "layer": layer, "what": LAYERS[layer][2],
+                             "skipped": SKIPPED[layer, shape]})
+                continue
             rows.append({
                 "shape": shape, "layer": layer, "what": LAYERS[layer][2],
                 "inference_ms": round(statistics.median(timings[layer]["inference_ms"]), 2),
@@ -210,6 +258,8 @@ def with_ratios(rows):
     """Adds each zoo/keras row's time relative to keras.layers and torch.nn."""
     by_key = {(r["shape"], r["layer"]): r for r in rows}
     for row in rows:
+        if "skipped" in row:
+            continue
         family = LAYERS[row["layer"]][1]
         reference = "gru" if family == "gru" else "lstm"
         for other in ("keras", "torch"):
@@ -225,16 +275,42 @@ def table(rows):
               "inference / torch | training / keras | training / torch | peak memory (MB) |")
     lines = [header, "|" + "---|" * 9]
     for r in rows:
-        batch, steps, features, units = SHAPES[r["shape"]]
         lines.append(
-            f"| {r['shape']} ({batch}x{steps}x{features}, {units}) | {r['what']} | "
+            f"| {_shape(r)} | {r['what']} | "
             f"{r['inference_ms']} | {r['train_ms']} | {r.get('inference_vs_keras', '')} | "
             f"{r.get('inference_vs_torch', '')} | {r.get('train_vs_keras', '')} | "
             f"{r.get('train_vs_torch', '')} | {r['peak_mb']} |")
     return "\n".join(lines)
 
 
-def write_docs(rows, command, threads):
+def revival_table(rows):
+    """The revival suite: each form's times and its training speed-up over
+    the zoo GRU's compiled training on the same shape."""
+    gru = {r["shape"]: r for r in rows if r["layer"] == "zoo GRU xla"}
+    header = ("| shape | layer | inference (ms) | training step (ms) | training speed-up "
+              "over the zoo GRU (compiled) | peak memory (MB) |")
+    lines = [header, "|" + "---|" * 6]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {_shape(r)} | {r['what']} | not run: {r['skipped']} | | | |")
+            continue
+        base = gru.get(r["shape"])
+        speedup = round(base["train_ms"] / r["train_ms"], 2) if base else ""
+        lines.append(f"| {_shape(r)} | {r['what']} | {r['inference_ms']} | {r['train_ms']} | "
+                     f"{speedup} | {r['peak_mb']} |")
+    return "\n".join(lines)
+
+
+def _shape(row):
+    batch, steps, features, units = SHAPES[row["shape"]]
+    return f"{row['shape']} ({batch}x{steps}x{features}, {units})"
+
+
+TABLES = {"families": table, "revival": revival_table}
+
+
+def write_docs(suite, rows, command, threads):
+    """Replaces `suite`'s section of docs/benchmarks.md, keeping the others."""
     import tensorflow as tf
 
     versions = f"TensorFlow {tf.__version__}"
@@ -242,14 +318,24 @@ def write_docs(rows, command, threads):
         import torch
 
         versions += f", torch {torch.__version__}"
-    DOCS.write_text(
-        "# Recurrent-layer benchmark\n\n"
+    title = SUITES[suite][2]
+    section = (
+        f"## {title}\n\n"
         f"`{command}` on {platform.node()}: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{threads} threads, Python {platform.python_version()}, {versions}. Written by "
-        "`benchmarks/layers.py`; medians over every run of every round, each layer in its "
-        "own process; shapes are (batch x time x input features, units). Ratios are "
-        "times, so below 1 is faster than keras.layers or torch.nn.\n\n"
-        + table(rows) + "\n")
+        f"{threads} threads, Python {platform.python_version()}, {versions}. Medians over "
+        "every run of every round, each layer in its own process; shapes are (batch x time x "
+        "input features, units). Ratios of times are below 1 where the row is faster; "
+        "speed-ups above 1 where it is faster.\n\n" + TABLES[suite](rows) + "\n")
+    sections = {}
+    if DOCS.exists():
+        for part in DOCS.read_text().split("\n## ")[1:]:
+            sections[part.split("\n", 1)[0]] = "## " + part.rstrip("\n") + "\n"
+    sections[title] = section
+    ordered = [SUITES[name][2] for name in SUITES]
+    body = "\n".join(sections[t] for t in ordered if t in sections)
+    DOCS.write_text(
+        "# Recurrent-layer benchmarks\n\nWritten by `benchmarks/layers.py` "
+        "(`python -m benchmarks.layers --suite NAME`), one section per suite.\n\n" + body)
 
 
 def main(argv=None):
@@ -260,18 +346,22 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2, help="alternating passes over layers")
     parser.add_argument("--runs", type=int, default=7, help="timed calls per process")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=list(SHAPES))
+    parser.add_argument("--suite", choices=sorted(SUITES), default="families",
+                        help="which layers and shapes (default: families)")
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES),
+                        help="a subset of the suite's shapes")
     parser.add_argument("--worker", nargs=2, metavar=("LAYER", "SHAPE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure(*args.worker, args.runs, args.threads)))
         return 0
+    shapes, layers, _ = SUITES[args.suite]
+    shapes = args.shapes or shapes
     if args.quick:
-        args.shapes, args.rounds, args.runs = ["default"], 1, 3
-    layers = [name for name, (framework, _, _) in LAYERS.items()
-              if framework != "torch" or torch_available()]
-    rows = with_ratios(run(args.shapes, layers, args.rounds, args.runs, args.threads))
-    print(table(rows))
+        shapes, args.rounds, args.runs = shapes[:1], 1, 3
+    layers = [name for name in layers if LAYERS[name][0] != "torch" or torch_available()]
+    rows = with_ratios(run(shapes, layers, args.rounds, args.runs, args.threads))
+    print(TABLES[args.suite](rows))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
     if not args.quick:
@@ -280,7 +370,7 @@ def main(argv=None):
         if "--json" in given:
             del given[given.index("--json"):given.index("--json") + 2]
         command = " ".join(["python -m benchmarks.layers", *given])
-        write_docs(rows, command, args.threads)
+        write_docs(args.suite, rows, command, args.threads)
         print(f"Wrote {DOCS}")
     return 0
 

@@ -14,6 +14,7 @@ trial's values become `--set` overrides of the task's base config, and the
 best trial is a training config as it stands.
 """
 
+import functools
 import math
 
 from training.config import ConfigError, read_config_file
@@ -21,8 +22,9 @@ from training.config import ConfigError, read_config_file
 # A cell choice -> (model.cell, model.cell_options). "lstm/VARIANT" names a
 # variant of Greff et al. 2017 ("keras" is Keras's LSTM, without peepholes);
 # the 1997 LSTM takes the sarcasm entry's blocks of two with the truncated
-# gradient.
-CELLS = {
+# gradient; every other cell of `zoo.layers.catalog` is a choice by its own
+# name, with its defaults.
+_CONFIGURED_CELLS = {
     "original_lstm": ("original_lstm", {"block_size": 2, "truncated_gradient": True}),
     **{
         f"lstm/{variant}": ("lstm", {"variant": variant})
@@ -32,6 +34,20 @@ CELLS = {
     "gru": ("gru", {"reset_after": True}),
     "gru/reset_before": ("gru", {"reset_after": False}),
 }
+
+
+@functools.cache
+def cell_choices():
+    """Every cell a space may list -> (model.cell, model.cell_options).
+
+    Read from the catalogue on first use, so that the commands check their
+    arguments before TensorFlow is imported.
+    """
+    from zoo.layers.catalog import CATALOG
+
+    catalogued = {name: (name, {}) for name in CATALOG if name not in ("lstm", "original_lstm")}
+    return {**catalogued, **_CONFIGURED_CELLS}
+
 
 _MODERN_CELLS = ["original_lstm", "lstm/keras", "lstm/vanilla", "lstm/CIFG", "lstm/NP",
                  "lstm/NFG", "gru"]
@@ -127,9 +143,10 @@ def check_spec(name, spec, source):
         values = [spec]
     if name == "cell":
         for value in values:
-            if value not in CELLS:
+            if value not in cell_choices():
                 raise ConfigError(
-                    f"{source}: unknown cell {value!r}; expected one of {sorted(CELLS)}")
+                    f"{source}: unknown cell {value!r}; "
+                    f"expected one of {sorted(cell_choices())}")
 
 
 def declare(hp, space):
@@ -163,7 +180,7 @@ def config_overrides(task, values):
     overrides = []
     for name, value in values.items():
         if name == "cell":
-            cell, options = CELLS[value]
+            cell, options = cell_choices()[value]
             overrides.append(f"model.cell={cell}")
             overrides.append("model.cell_options={}")
             overrides += [f"model.cell_options.{k}={_yaml(v)}" for k, v in options.items()]

@@ -48,3 +48,33 @@ def test_a_compiled_training_row_traces_its_training_step_with_the_compiled_loop
     layers.measure("zoo GRU xla", "tiny", runs=1, threads=2)
     assert traced_plain >= 1
     assert len(calls) - traced_plain > traced_plain  # predict and the training step
+
+
+def test_revival_table_gives_speed_ups_over_the_compiled_gru_and_names_skipped_rows():
+    rows = [
+        {"shape": "long", "layer": "zoo GRU xla", "what": "GRU", "inference_ms": 10.0,
+         "train_ms": 90.0, "peak_mb": 1.0},
+        {"shape": "long", "layer": "zoo minGRU parallel", "what": "minGRU",
+         "inference_ms": 2.0, "train_ms": 30.0, "peak_mb": 2.0},
+        {"shape": "t10000", "layer": "zoo mLSTM parallel", "what": "mLSTM",
+         "skipped": "too big"},
+    ]
+    lines = layers.revival_table(layers.with_ratios(rows)).splitlines()
+    assert lines[3].split(" | ")[4] == "3.0"
+    assert "not run: too big" in lines[4]
+
+
+def test_each_suite_writes_its_own_section_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr(layers, "DOCS", tmp_path / "benchmarks.md")
+    family_rows = [{"shape": "default", "layer": "keras LSTM", "what": "keras.layers.LSTM",
+                    "inference_ms": 1.0, "train_ms": 2.0, "peak_mb": 3.0}]
+    revival_rows = [{"shape": "long", "layer": "zoo GRU xla", "what": "zoo GRU",
+                     "inference_ms": 1.0, "train_ms": 2.0, "peak_mb": 3.0}]
+    layers.write_docs("revival", revival_rows, "python -m benchmarks.layers --suite revival", 2)
+    layers.write_docs("families", family_rows, "python -m benchmarks.layers", 2)
+    layers.write_docs("revival", revival_rows, "python -m benchmarks.layers --suite revival", 1)
+    text = layers.DOCS.read_text()
+    families, revival = (text.index(layers.SUITES[s][2]) for s in ("families", "revival"))
+    assert families < revival  # the suites' order, whatever order they ran in
+    assert text.count("## ") == 2 and "keras.layers.LSTM" in text
+    assert "1 threads" in text and "2 threads" in text

@@ -27,3 +27,14 @@ def test_each_family_by_name_with_its_options():
 def test_bad_choices_are_named(args, message):
     with pytest.raises(ValueError, match=message):
         recurrent_layer(*args)
+
+
+def test_the_tour_builds_every_catalogued_cell(capsys):
+    from zoo.__main__ import tour
+    from zoo.layers.catalog import CATALOG
+
+    tour()
+    printed = capsys.readouterr().out
+    rows = {line.split(" ")[0] for line in printed.splitlines()[3:]}
+    assert set(CATALOG) <= rows
+    assert "max |difference| = 0.0e+00" in printed

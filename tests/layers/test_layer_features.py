@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.layers import GRU, LSTM, OriginalLSTM
+from zoo.layers.catalog import CATALOG, recurrent_layer
 
 # (factory, number of states) for one layer of each family and state layout.
 FAMILIES = {
@@ -23,6 +24,15 @@ FAMILIES = {
         lambda **kw: OriginalLSTM(2, 2, truncated_gradient=False, **kw), 4
     ),
 }
+# Every cell the catalogue adds beyond those families, at its defaults; its
+# number of states is what its cell declares.
+FAMILIES.update(
+    {
+        name: (lambda name=name, **kw: recurrent_layer(name, 4, **kw), None)
+        for name, entry in CATALOG.items()
+        if entry.era not in ("1997", "modern")
+    }
+)
 family = pytest.mark.parametrize("name", sorted(FAMILIES))
 
 
@@ -44,7 +54,8 @@ def test_output_and_state_shapes(name):
     layer = make(name, return_sequences=True, return_state=True)
     outputs = layer(sequences())
     assert outputs[0].shape == (3, 6, 4)
-    assert len(outputs) == 1 + FAMILIES[name][1]
+    states = FAMILIES[name][1] or len(layer.cell.state_size)
+    assert len(outputs) == 1 + states
     assert all(state.shape[0] == 3 for state in outputs[1:])
     # The returned state seeds a continuation: two halves equal the whole.
     x = sequences()

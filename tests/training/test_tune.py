@@ -15,7 +15,7 @@ import yaml
 
 from training import train, tune
 from training.config import ConfigError, apply_overrides
-from training.search_space import CELLS, config_overrides, declare, load_space
+from training.search_space import cell_choices, config_overrides, declare, load_space
 from training.tasks import TASKS
 
 pytestmark = pytest.mark.tensorflow_only
@@ -83,10 +83,17 @@ def test_declared_values_keep_their_types():
     assert sorted(hp.values) == ["bidirectional", "cell", "layers", "only", "rate", "units"]
 
 
+def test_every_catalogue_cell_is_a_choice():
+    from zoo.layers.catalog import CATALOG
+
+    assert {cell for cell, _ in cell_choices().values()} == set(CATALOG)
+    assert cell_choices()["gru/reset_before"] == ("gru", {"reset_after": False})
+
+
 @pytest.mark.parametrize("task", ["classification", "translation", "adding"])
 def test_every_cell_choice_lands_in_the_task_config(task):
     config = TASKS[task].DEFAULTS
-    for choice, (cell, options) in CELLS.items():
+    for choice, (cell, options) in cell_choices().items():
         values = {"cell": choice, "units": 64, "num_layers": 1, "learning_rate": 0.002,
                   "batch_size": 32}
         resolved = apply_overrides(config, config_overrides(task, values))

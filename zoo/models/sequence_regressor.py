@@ -29,7 +29,7 @@ def sequence_regressor(
     Args:
         input_dim: Features per time step (2 for the adding problem).
         outputs: Targets per sequence.
-        cell: "lstm", "gru" or "original_lstm" (`zoo.layers.catalog`).
+        cell: A cell of `zoo.layers.catalog.CATALOG` ("lstm", "gru", "slstm", ...).
         cell_options: The cell family's own arguments (`variant`, ...).
         units: Width of each recurrent layer.
         num_layers: Recurrent layers stacked.

@@ -185,7 +185,7 @@ class TextClassifier(keras.Model):
     Args:
         vocabulary_size: Number of token ids (0 is padding, masked).
         num_classes: Number of classes; the output is their probabilities.
-        cell: "lstm", "gru" or "original_lstm" (see `zoo.layers.catalog`).
+        cell: A cell of `zoo.layers.catalog.CATALOG` ("lstm", "gru", "slstm", ...).
         cell_options: Family-specific arguments, e.g. `{"variant": "CIFG"}`
             for "lstm" or `{"block_size": 2}` for "original_lstm".
         units: Width of each recurrent layer (per direction).

@@ -116,9 +116,13 @@ class Translator(keras.Model):
             (including padding 0 and [UNK] 1).
         target_vocab_size: Positive integer, target vocabulary size
             (including padding, [UNK], [start] and [end]).
-        cell: The recurrent family of encoder and decoder: "gru" (default,
-            `zoo.layers.GRU`), "lstm" (`zoo.layers.LSTM`) or
-            "original_lstm" (`zoo.layers.OriginalLSTM`, the 1997 cell).
+        cell: The recurrent cell of encoder and decoder, a name of
+            `zoo.layers.catalog.CATALOG`: "gru" (default, `zoo.layers.GRU`),
+            "lstm" (`zoo.layers.LSTM`), "original_lstm"
+            (`zoo.layers.OriginalLSTM`, the 1997 cell), or any other
+            catalogued cell. A cell whose state does not grow in proportion
+            to `units` (the mLSTM's matrix memory) needs
+            `bidirectional_encoder=False`.
         cell_options: The family's own arguments (`zoo.layers.catalog`):
             e.g. `{"variant": "CIFG"}` for "lstm", `{"reset_after": False}`
             for "gru", `{"block_size": 2}` for "original_lstm".
@@ -253,6 +257,7 @@ class Translator(keras.Model):
                 layer = keras.layers.Bidirectional(layer, name=name)
             self.encoder.append(layer)
         self.decoder = self._recurrent_layer("decoder", return_state=True, units=units)
+        self._check_state_hand_over()
         self.query_projection = None  # W_1
         self.key_projection = None  # W_2
         if attention == "dot":
@@ -280,6 +285,24 @@ class Translator(keras.Model):
         # Weights exist from the start, so decoding loops (tf.while_loop,
         # jax.lax.fori_loop) never create variables while tracing.
         self.build()
+
+    def _check_state_hand_over(self):
+        """The decoder starts from the encoder's final states, side by side
+        for a bidirectional encoder: a cell whose state does not grow in
+        proportion to `units` (the mLSTM's matrix memory) cannot do that."""
+        top = self.encoder[-1]
+        if not self.bidirectional_encoder:
+            return
+        handed = [2 * size for size in top.forward_layer.cell.state_size]
+        expected = list(self.decoder.cell.state_size)
+        if handed != expected:
+            raise ValueError(
+                f"Cell {self.cell!r} cannot start the decoder from a bidirectional "
+                f"encoder's final states: two encoder directions of "
+                f"{self.units // 2} units hand over states of sizes {handed}, the "
+                f"decoder of {self.units} units needs {expected}. Use "
+                f"`bidirectional_encoder=False` with this cell."
+            )
 
     def _recurrent_layer(self, name, return_state, units):
         return recurrent_layer(

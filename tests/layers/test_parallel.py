@@ -1,0 +1,122 @@
+"""zoo.layers.parallel: the whole-sequence form and the step-by-step form of
+one cell give the same outputs and states under every layer option."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo.layers.parallel import ParallelRNN, hold_masked_outputs
+from zoo.layers.rnn import RecurrentCell
+
+
+class DecayCell(RecurrentCell):
+    """h_t = a ⊙ h_{t-1} + W x_t, a = σ(d): a linear recurrence to scan."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        self.state_size = [units]
+
+    def build(self, input_shape):
+        self.kernel = self.add_kernel(input_shape[-1], self.units)
+        self.decay = self.add_bias((self.units,), keras.initializers.RandomNormal(seed=3))
+
+    def call(self, inputs, states, training=False):
+        x, _ = self.dropped_inputs(inputs, states[0], training)
+        h = ops.sigmoid(self.decay) * states[0] + ops.matmul(x, self.kernel)
+        return h, [h]
+
+    def parallel_call(self, sequences, states, mask=None, training=False, mode=None):
+        b = ops.matmul(sequences, self.kernel)
+        a = ops.broadcast_to(ops.sigmoid(self.decay), ops.shape(b))
+        if mask is not None:  # a masked step keeps the state: a = 1, b = 0
+            keep = ops.expand_dims(ops.cast(mask, b.dtype), -1)
+            a = keep * a + (1.0 - keep)
+            b = keep * b
+        # Prepend h_0 as a step with a = 1 ... scanned as (a, b) pairs.
+        a = ops.concatenate([ops.ones_like(a[:, :1]), a], axis=1)
+        b = ops.concatenate([ops.expand_dims(states[0], 1), b], axis=1)
+
+        def combine(earlier, later):
+            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
+
+        _, h = ops.associative_scan(combine, (a, b), axis=1)
+        return h[:, 1:], [h[:, -1]]
+
+
+@keras.saving.register_keras_serializable(package="zoo_tests")
+class Decay(ParallelRNN):
+    cell_class = DecayCell
+    cell_name = "decay_cell"
+
+
+def pair(**kwargs):
+    """The same layer in both modes, with the same weights."""
+    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+    parallel = Decay(5, mode="parallel", **kwargs)
+    recurrent = Decay(5, mode="recurrent", **kwargs)
+    parallel(x), recurrent(x)
+    recurrent.set_weights(parallel.get_weights())
+    return x, parallel, recurrent
+
+
+def numpy_outputs(outputs):
+    return [ops.convert_to_numpy(o) for o in keras.tree.flatten(outputs)]
+
+
+MASK = np.array(
+    [[1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [1, 0, 1, 0, 1, 1]], dtype=bool
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"go_backwards": True},
+        {"zero_output_for_mask": True},
+        {"go_backwards": True, "zero_output_for_mask": True},
+    ],
+    ids=str,
+)
+def test_modes_agree_with_masks_and_states(options):
+    x, parallel, recurrent = pair(return_sequences=True, return_state=True, **options)
+    initial = np.random.default_rng(1).normal(size=(3, 5)).astype("float32")
+    for kwargs in ({}, {"mask": MASK}, {"mask": MASK, "initial_state": [initial]}):
+        expected = numpy_outputs(recurrent(x, **kwargs))
+        actual = numpy_outputs(parallel(x, **kwargs))
+        for a, e in zip(actual, expected):
+            np.testing.assert_allclose(a, e, atol=1e-5)
+
+
+def test_last_output_of_a_right_padded_row_is_its_last_real_step():
+    x, parallel, _ = pair()
+    last = ops.convert_to_numpy(parallel(x, mask=MASK))
+    np.testing.assert_allclose(last[0], ops.convert_to_numpy(parallel(x[:1, :4]))[0], atol=1e-5)
+
+
+def test_dropout_uses_one_mask_per_sequence_in_both_modes():
+    x, parallel, recurrent = pair(dropout=0.5, seed=4)
+    # Each layer draws its own mask; with the dropout of `parallel` given to
+    # `recurrent` by the same seed, both drop the same features.
+    a = ops.convert_to_numpy(parallel(x, training=True))
+    b = ops.convert_to_numpy(recurrent(x, training=True))
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(a, ops.convert_to_numpy(parallel(x)), atol=1e-4)
+
+
+def test_hold_masked_outputs_repeats_the_latest_real_step():
+    outputs = np.arange(1, 7, dtype="float32").reshape((1, 6, 1)) * np.ones((2, 1, 1), "float32")
+    mask = np.array([[0, 1, 0, 0, 1, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
+    held = ops.convert_to_numpy(hold_masked_outputs(outputs, mask))[..., 0]
+    np.testing.assert_array_equal(held, [[0, 2, 2, 2, 5, 5], [1, 2, 3, 4, 5, 6]])
+    zeroed = ops.convert_to_numpy(hold_masked_outputs(outputs, mask, True))[..., 0]
+    np.testing.assert_array_equal(zeroed[0], [0, 2, 0, 0, 5, 0])
+
+
+def test_mode_is_checked_and_kept_in_the_config():
+    with pytest.raises(ValueError, match="Argument `mode` must be one of .*Received: mode='scan'"):
+        Decay(4, mode="scan")
+    layer = Decay(4, mode="recurrent", go_backwards=True)
+    clone = Decay.from_config(layer.get_config())
+    assert clone.mode == "recurrent" and clone.go_backwards
