@@ -29,6 +29,7 @@ def test_bad_choices_are_named(args, message):
         recurrent_layer(*args)
 
 
+@pytest.mark.tensorflow_only  # a command; on JAX it builds 40 layers op by op
 def test_the_tour_builds_every_catalogued_cell(capsys):
     from zoo.__main__ import tour
     from zoo.layers.catalog import CATALOG
@@ -38,3 +39,22 @@ def test_the_tour_builds_every_catalogued_cell(capsys):
     rows = {line.split(" ")[0] for line in printed.splitlines()[3:]}
     assert set(CATALOG) <= rows
     assert "max |difference| = 0.0e+00" in printed
+
+
+def test_every_catalogued_cell_is_exported_and_documented():
+    import pathlib
+
+    import zoo.layers
+    from zoo.layers.catalog import CATALOG
+
+    cells_md = (pathlib.Path(__file__).parents[2] / "docs" / "cells.md").read_text()
+    for name, entry in CATALOG.items():
+        assert getattr(zoo.layers, entry.layer.__name__) is entry.layer
+        assert entry.layer.__module__.startswith("zoo.layers.")
+        assert f"| `{name}` | `{entry.layer.__name__}` |" in cells_md
+        if entry.era in ("classic", "revival"):
+            # Its own section, and its paper's year in its module's citation.
+            sections = cells_md.split("has its section below")[1]
+            assert f"`{entry.layer.__name__}`" in sections
+            module_doc = __import__(entry.layer.__module__, fromlist=["_"]).__doc__
+            assert entry.paper.split()[-1] in module_doc

@@ -101,3 +101,26 @@ def test_non_core_ops_are_reported():
 def test_saved_model_ops_names_a_missing_model(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         saved_model_ops(tmp_path)
+
+
+def test_every_catalogued_cell_exports_with_core_ops_only(tmp_path):
+    import tensorflow as tf
+
+    from zoo.layers.catalog import CATALOG, recurrent_layer
+
+    inputs = keras.Input((None, 5), name="sequences")
+    x = keras.layers.Masking(0.0)(inputs)
+    for name, entry in CATALOG.items():
+        if entry.era in ("classic", "revival"):
+            x = recurrent_layer(name, 4, return_sequences=True, name=name)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    sequences = np.random.default_rng(0).normal(size=(3, 6, 5)).astype("float32")
+    sequences[1, 4:] = 0.0  # padded steps, masked by Masking
+    expected = model.predict(sequences, verbose=0)
+
+    export_dir = tmp_path / "export"
+    model.export(str(export_dir), verbose=False)
+    assert non_core_ops(saved_model_ops(export_dir)) == []
+    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    (result,) = serve(sequences=tf.constant(sequences)).values()
+    np.testing.assert_allclose(result.numpy(), expected, atol=1e-5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo.layers.parallel import ParallelRNN, hold_masked_outputs
+from zoo.layers.parallel import ParallelRNN, hold_masked_outputs, prefix_scan
 from zoo.layers.rnn import RecurrentCell
 
 
@@ -33,14 +33,18 @@ class DecayCell(RecurrentCell):
             keep = ops.expand_dims(ops.cast(mask, b.dtype), -1)
             a = keep * a + (1.0 - keep)
             b = keep * b
-        # Prepend h_0 as a step with a = 1 ... scanned as (a, b) pairs.
+        # h_0 as a step before the first, with a = 1; the pairs (a, b) as
+        # one tensor's last axis, scanned with the composition of two steps.
         a = ops.concatenate([ops.ones_like(a[:, :1]), a], axis=1)
         b = ops.concatenate([ops.expand_dims(states[0], 1), b], axis=1)
 
         def combine(earlier, later):
-            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
+            a_1, b_1 = ops.unstack(earlier, 2, axis=-1)
+            a_2, b_2 = ops.unstack(later, 2, axis=-1)
+            return ops.stack([a_1 * a_2, a_2 * b_1 + b_2], axis=-1)
 
-        _, h = ops.associative_scan(combine, (a, b), axis=1)
+        identity = ops.convert_to_tensor([1.0, 0.0])
+        _, h = ops.unstack(prefix_scan(combine, ops.stack([a, b], axis=-1), identity), 2, axis=-1)
         return h[:, 1:], [h[:, -1]]
 
 
@@ -120,3 +124,33 @@ def test_mode_is_checked_and_kept_in_the_config():
     layer = Decay(4, mode="recurrent", go_backwards=True)
     clone = Decay.from_config(layer.get_config())
     assert clone.mode == "recurrent" and clone.go_backwards
+
+
+def test_masked_sequences_in_a_compiled_model_for_any_length():
+    # predict() traces a graph: on TensorFlow with the time axis unknown, as
+    # an exported model is, where the scans run as doubling loops.
+    tokens = np.array([[3, 1, 2, 0, 0], [0, 5, 4, 6, 1]], "int32")
+    models = {}
+    for mode in ("parallel", "recurrent"):
+        inputs = keras.Input((None,), dtype="int32")
+        x = keras.layers.Embedding(8, 4, mask_zero=True)(inputs)
+        outputs = Decay(5, mode=mode, return_sequences=True)(x)
+        models[mode] = keras.Model(inputs, outputs)
+    models["recurrent"].set_weights(models["parallel"].get_weights())
+    parallel = models["parallel"].predict(tokens, verbose=0)
+    np.testing.assert_allclose(parallel, models["recurrent"].predict(tokens, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(parallel[1, 0], 0.0)  # before the first real step
+
+
+@pytest.mark.tensorflow_only
+def test_prefix_scan_of_unknown_length_equals_the_static_scan():
+    import tensorflow as tf
+
+    values = np.random.default_rng(2).integers(-9, 9, size=(3, 11)).astype("int32")
+    static = ops.convert_to_numpy(prefix_scan(ops.maximum, values, identity=-100))
+    dynamic = tf.function(
+        lambda v: prefix_scan(ops.maximum, v, identity=-100),
+        input_signature=[tf.TensorSpec((None, None), tf.int32)],
+    )
+    np.testing.assert_array_equal(dynamic(values).numpy(), static)
+    np.testing.assert_array_equal(static, np.maximum.accumulate(values, axis=1))

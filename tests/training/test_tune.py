@@ -136,6 +136,7 @@ def test_search_reports_each_trial_and_writes_a_trainable_best_config(tmp_path, 
     assert (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.slow  # 60 s
 def test_hyperband_runs_within_max_epochs(tmp_path, capsys):
     assert _tune(tmp_path, "--tuner", "hyperband", "--max-epochs", "2") == 0
     rows = _trials(tmp_path / "adding")

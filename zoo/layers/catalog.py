@@ -14,13 +14,31 @@ from zoo.layers.gru import GRU
 from zoo.layers.lstm import LSTM
 from zoo.layers.original_lstm import OriginalLSTM
 
-# --- imports: classic cells A ---
-# --- imports: classic cells B ---
-# --- imports: classic cells C ---
-# --- imports: classic cells D ---
-# --- imports: revival sLSTM ---
-# --- imports: revival mLSTM ---
-# --- imports: revival minGRU/minLSTM ---
+# The classic gated cells of 2015-2022, one file per paper.
+from zoo.layers.classic.intersection_rnn import IntersectionRNN
+from zoo.layers.classic.janet import JANET
+from zoo.layers.classic.mgu import MGU
+from zoo.layers.classic.minimal_rnn import MinimalRNN
+from zoo.layers.classic.ugrnn import UGRNN
+from zoo.layers.classic.indrnn import IndRNN
+from zoo.layers.classic.ligru import LiGRU
+from zoo.layers.classic.multiplicative_lstm import MultiplicativeLSTM
+from zoo.layers.classic.rhn import RHN
+from zoo.layers.classic.scrn import SCRN, scrn_of_width
+from zoo.layers.classic.atr import ATR
+from zoo.layers.classic.cfn import CFN
+from zoo.layers.classic.lem import LEM
+from zoo.layers.classic.mut import MUT1, MUT2, MUT3
+from zoo.layers.classic.nas import NAS
+from zoo.layers.classic.antisymmetric_rnn import AntisymmetricRNN
+from zoo.layers.classic.cornn import CoRNN
+from zoo.layers.classic.fastgrnn import FastGRNN, FastRNN
+from zoo.layers.classic.ran import RAN
+from zoo.layers.classic.star import STAR
+# The 2024 revival.
+from zoo.layers.slstm import SLSTM
+from zoo.layers.mlstm import MLSTM
+from zoo.layers.min_rnn import MinGRU, MinLSTM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +77,35 @@ CATALOG = {
     "original_lstm": Entry(OriginalLSTM, "Hochreiter & Schmidhuber 1997", "1997", _original_lstm),
     "lstm": Entry(LSTM, "Gers et al. 2000; Greff et al. 2017", "modern"),
     "gru": Entry(GRU, "Cho et al. 2014", "modern"),
-    # --- catalog: classic cells A ---
-    # --- catalog: classic cells B ---
-    # --- catalog: classic cells C ---
-    # --- catalog: classic cells D ---
-    # --- catalog: revival sLSTM ---
-    # --- catalog: revival mLSTM ---
-    # --- catalog: revival minGRU/minLSTM ---
+    # The classic gated cells (docs/cells.md).
+    "mgu": Entry(MGU, "Zhou, Wu, Zhang & Zhou 2016", "classic"),
+    "janet": Entry(JANET, "van der Westhuizen & Lasenby 2018", "classic"),
+    "ugrnn": Entry(UGRNN, "Collins, Sohl-Dickstein & Sussillo 2017", "classic"),
+    "intersection_rnn": Entry(IntersectionRNN, "Collins, Sohl-Dickstein & Sussillo 2017", "classic"),
+    "minimal_rnn": Entry(MinimalRNN, "Chen 2017", "classic"),
+    "indrnn": Entry(IndRNN, "Li, Li, Cook, Zhu & Gao 2018", "classic"),
+    "scrn": Entry(SCRN, "Mikolov et al. 2015", "classic", scrn_of_width),
+    "rhn": Entry(RHN, "Zilly et al. 2017", "classic"),
+    "multiplicative_lstm": Entry(MultiplicativeLSTM, "Krause, Lu, Murray & Renals 2017", "classic"),
+    "ligru": Entry(LiGRU, "Ravanelli, Brakel, Omologo & Bengio 2018", "classic"),
+    "mut1": Entry(MUT1, "Jozefowicz, Zaremba & Sutskever 2015", "classic"),
+    "mut2": Entry(MUT2, "Jozefowicz, Zaremba & Sutskever 2015", "classic"),
+    "mut3": Entry(MUT3, "Jozefowicz, Zaremba & Sutskever 2015", "classic"),
+    "nas": Entry(NAS, "Zoph & Le 2017", "classic"),
+    "atr": Entry(ATR, "Zhang, Xiong, Su, Lin & Zhang 2018", "classic"),
+    "cfn": Entry(CFN, "Laurent & von Brecht 2017", "classic"),
+    "lem": Entry(LEM, "Rusch, Mishra, Erichson & Mahoney 2022", "classic"),
+    "ran": Entry(RAN, "Lee, Levy & Zettlemoyer 2017", "classic"),
+    "star": Entry(STAR, "Turkoglu, D'Aronco, Wegner & Schindler 2021", "classic"),
+    "fastrnn": Entry(FastRNN, "Kusupati, Singh, Bhatia, Kumar, Jain & Varma 2018", "classic"),
+    "fastgrnn": Entry(FastGRNN, "Kusupati, Singh, Bhatia, Kumar, Jain & Varma 2018", "classic"),
+    "antisymmetric_rnn": Entry(AntisymmetricRNN, "Chang, Chen, Haber & Chi 2019", "classic"),
+    "cornn": Entry(CoRNN, "Rusch & Mishra 2021", "classic"),
+    # The 2024 revival: xLSTM's two cells, minGRU and minLSTM.
+    "slstm": Entry(SLSTM, "Beck et al. 2024", "revival"),
+    "mlstm": Entry(MLSTM, "Beck et al. 2024", "revival"),
+    "min_gru": Entry(MinGRU, "Feng, Tung, Ahmed, Bengio & Hajimirsadeghi 2024", "revival"),
+    "min_lstm": Entry(MinLSTM, "Feng, Tung, Ahmed, Bengio & Hajimirsadeghi 2024", "revival"),
 }
 CELLS = tuple(CATALOG)
 

@@ -122,9 +122,46 @@ def hold_masked_outputs(outputs, mask, zero_output_for_mask=False, first_output=
     steps = ops.arange(ops.shape(outputs)[1], dtype="int32")
     real_steps = ops.where(mask, ops.expand_dims(steps, 0), -1)
     # The index of the latest real step at or before each step.
-    latest = ops.associative_scan(ops.maximum, real_steps, axis=1)
+    latest = prefix_scan(ops.maximum, real_steps, identity=-1)
     held = ops.take_along_axis(
         outputs, ops.expand_dims(ops.maximum(latest, 0), -1), axis=1
     )
     before = zeros if first_output is None else ops.expand_dims(first_output, 1) + zeros
     return ops.where(ops.expand_dims(latest >= 0, -1), held, before)
+
+
+def prefix_scan(combine, elements, identity):
+    """Inclusive scan of an associative `combine` along axis 1.
+
+    `keras.ops.associative_scan` where the length is static (always on
+    JAX). Where it is not (a TensorFlow graph traced for any length, as in
+    an exported model), Keras's scan builds 48 nested levels of `tf.cond`
+    and takes minutes to trace; there the same scan runs as a loop of
+    ⌈log₂ T⌉ doublings (Hillis & Steele 1986): at shift d = 1, 2, 4, ...
+    each step combines with the step d before it.
+
+    Args:
+        combine: `(earlier, later) -> combined`, associative, elementwise
+            over everything but the scanned axis.
+        elements: `(batch, time, ...)`.
+        identity: What `combine` leaves unchanged as `earlier` (broadcast
+            to `elements`): the step before the first.
+
+    Returns:
+        `(batch, time, ...)`: element t combines elements 0 ... t.
+    """
+    if elements.shape[1] is not None:
+        scanned = ops.associative_scan(combine, elements, axis=1)
+        # TensorFlow's scan loses the static rank in graphs; give it back.
+        return ops.reshape(scanned, ops.shape(elements))
+    steps = ops.shape(elements)[1]
+    t = ops.reshape(ops.arange(steps), (1, -1) + (1,) * (len(elements.shape) - 2))
+
+    def double(shift, scanned):
+        earlier = ops.where(t >= shift, ops.roll(scanned, shift, axis=1), identity)
+        return shift * 2, combine(earlier, scanned)
+
+    _, scanned = ops.while_loop(
+        lambda shift, _: shift < steps, double, (ops.convert_to_tensor(1), elements)
+    )
+    return scanned
