@@ -101,6 +101,7 @@ def random_state(rng, batch=4, units=6, heads=2):
     ]
 
 
+@pytest.mark.jax_slow  # about 30 s on JAX
 @pytest.mark.parametrize("forget_gate", ["sigmoid", "exponential"])
 def test_every_form_matches_unstabilized_equations(forget_gate):
     rng = np.random.default_rng(3)
@@ -179,6 +180,7 @@ def test_dropout_uses_one_mask_per_sequence_in_every_form():
     assert not np.allclose(outputs["parallel"], as_numpy(layers["parallel"](x))[0], atol=1e-4)
 
 
+@pytest.mark.jax_slow  # about 30 s on JAX
 @pytest.mark.parametrize("forget_gate", ["sigmoid", "exponential"])
 def test_gradients_match_central_differences_in_every_form(forget_gate):
     # The shapes of the other tests, so that JAX compiles each op once.

@@ -616,3 +616,19 @@ def test_metric_arguments_are_checked():
         corpus_bleu(["a", "b"], ["a"])
     with pytest.raises(ValueError, match="at least one reference"):
         corpus_chrf(["a"], [[]])
+
+
+@pytest.mark.parametrize("cell", ["min_gru", "mlstm", "slstm"])
+def test_catalogued_cells_translate_step_by_step_as_teacher_forced(cell):
+    # Teacher forcing runs the decoder layer (the parallel form for
+    # min_gru and mlstm); decoding steps its cell (the recurrent form).
+    model = Translator(SOURCE_VOCAB, TARGET_VOCAB, cell=cell, units=8, embedding_dim=6)
+    ids, scores = model.greedy_decode(SOURCE, max_length=5, return_scores=True)
+    np.testing.assert_allclose(
+        numpy(scores), numpy(model.sequence_log_probability(SOURCE, ids)), rtol=1e-5, atol=1e-4
+    )
+
+
+def test_a_cell_whose_state_cannot_be_split_refuses_a_bidirectional_encoder():
+    with pytest.raises(ValueError, match="Cell 'mlstm' cannot start the decoder.*bidirectional_encoder=False"):
+        Translator(SOURCE_VOCAB, TARGET_VOCAB, cell="mlstm", units=8, bidirectional_encoder=True)
