@@ -40,6 +40,15 @@ family = pytest.mark.parametrize(
         for name in sorted(FAMILIES)
     ],
 )
+# The two tests that compile a model (about 2.5 s a cell): over the
+# catalogued cells they run with -m slow, to keep the default run in time.
+family_compiling = pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow if name in CATALOGUED else ())
+        for name in sorted(FAMILIES)
+    ],
+)
 
 
 def make(name, **kwargs):
@@ -112,7 +121,7 @@ def test_masked_steps_keep_the_state(name):
     np.testing.assert_allclose(model_out[:1], truncated, atol=1e-5)
 
 
-@family
+@family_compiling
 def test_dropout_is_active_in_training_only(name):
     x = sequences()
     # A cell with a whole-sequence form reads no previous state in its
@@ -190,7 +199,7 @@ def test_get_config_holds_every_constructor_argument(name):
     assert clone.get_config() == config
 
 
-@family
+@family_compiling
 def test_keras_file_round_trip(name, tmp_path):
     x = sequences()
     inputs = keras.Input((None, 5))
