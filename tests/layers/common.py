@@ -34,7 +34,13 @@ def share_random_weights(layers, x, scale=0.5):
         layer.set_weights(weights)
 
 
+def weights64(layer):
+    """The layer's weights in float64, in `get_weights()` order."""
+    return [w.astype("float64") for w in layer.get_weights()]
+
+
 def assert_same_outputs(actual, expected, atol=1e-5):
+    """Compares two nests of tensors or arrays, leaf by leaf."""
     actual, expected = keras.tree.flatten(actual), keras.tree.flatten(expected)
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected):

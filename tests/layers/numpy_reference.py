@@ -29,6 +29,10 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
 def lstm(variant, x, kernel, recurrent_kernel, bias, peephole=None,
          gate_recurrent=None):
     """Greff et al.'s LSTM `variant` over x `(batch, time, features)`.

@@ -4,15 +4,18 @@ recurrent forms against each other, long sequences, gradients, argument
 checks, size and SavedModel export."""
 
 import re
+from functools import partial
 
 import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+)
+from tests.layers.common import random_sequences, share_random_weights, weights64
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers import keras_loop, min_rnn
 from zoo.layers.gru import GRU
 from zoo.layers.lstm import LSTM
@@ -20,10 +23,6 @@ from zoo.layers.min_rnn import MinGRU, MinLSTM
 
 LAYERS = {"min_gru": MinGRU, "min_lstm": MinLSTM}
 layers = pytest.mark.parametrize("name", sorted(LAYERS))
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def g(v):
@@ -71,10 +70,6 @@ def as_numpy(tensors):
     return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(tensors)]
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
 @layers
 @pytest.mark.parametrize("mode", ["parallel", "recurrent"])
 def test_forward_matches_numpy_equations(name, mode):
@@ -106,19 +101,11 @@ def test_forward_matches_numpy_equations(name, mode):
     )
 
 
+@pytest.mark.jax_slow  # 27 s on JAX
 @layers
 def test_autodiff_gradients_match_numpy_differences(name):
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
     layer = LAYERS[name](2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    kernel, bias = weights64(layer)
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, [kernel, bias]):
-        numeric = numerical_gradient(
-            lambda: reference(name, x64, kernel, bias)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, partial(reference, name))
 
 
 def pair(name, **kwargs):
@@ -155,6 +142,7 @@ def mode_gradients(layer, x, **kwargs):
     return tape.gradient(value, layer.trainable_weights)
 
 
+@pytest.mark.jax_slow  # 32 s on JAX
 @layers
 @pytest.mark.parametrize(
     "options",
@@ -291,9 +279,7 @@ def test_bad_arguments_name_the_value(name, kwargs, message):
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([min_rnn])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(min_rnn)
 
 
 @pytest.mark.tensorflow_only

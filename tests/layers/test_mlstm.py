@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
 from tests.layers.autodiff import gradients
-from tests.layers.common import share_random_weights
+from tests.layers.cell_checks import assert_docstring_examples_run, assert_refused
+from tests.layers.common import share_random_weights, weights64
 from tests.layers.numpy_reference import numerical_gradient, sigmoid
 from zoo.layers import mlstm
 from zoo.layers.mlstm import MLSTM
@@ -77,10 +77,6 @@ def reference(x, weights, num_heads, forget_gate="sigmoid", mask=None, initial_s
 
 def as_numpy(tensors):
     return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(tensors)]
-
-
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
 
 
 def layers_in_every_mode(x, units=6, num_heads=2, **kwargs):
@@ -204,6 +200,7 @@ def test_gradients_match_central_differences_in_every_form(forget_gate):
             np.testing.assert_allclose(computed, expected, atol=2e-4, rtol=1e-3, err_msg=mode)
 
 
+@pytest.mark.jax_slow  # 90 s on JAX
 @pytest.mark.parametrize("forget_gate", ["sigmoid", "exponential"])
 def test_extreme_preactivations_stay_finite(forget_gate):
     # Gate biases of ±100 (exp(±100) is beyond float32), in all four
@@ -237,6 +234,7 @@ def test_extreme_preactivations_stay_finite(forget_gate):
     assert all(np.all(np.isfinite(g)) for g in gradients(layers["parallel"], big))
 
 
+@pytest.mark.jax_slow  # 11 s on JAX
 def test_parallel_gradients_equal_recurrent_gradients():
     x = np.random.default_rng(9).normal(size=(4, 7, 3)).astype("float32")
     layers = layers_in_every_mode(x, return_sequences=True)
@@ -250,6 +248,7 @@ def test_parallel_gradients_equal_recurrent_gradients():
             np.testing.assert_allclose(a, e, atol=1e-5, rtol=1e-4, err_msg=mode)
 
 
+@pytest.mark.jax_slow  # 22 s on JAX
 def test_mixed_float16_with_large_gates():
     x = np.random.default_rng(10).normal(size=(2, 6, 3)).astype("float32")
     full = MLSTM(4, num_heads=2, return_sequences=True)
@@ -291,15 +290,12 @@ def test_parameter_count(heads, use_bias):
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        MLSTM(**kwargs)
+    assert_refused(message, MLSTM, **kwargs)
 
 
 @pytest.mark.jax_slow  # 9 s on JAX
 def test_docstring_examples_run():
-    results = run_docstring_examples([mlstm])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(mlstm)
 
 
 @pytest.mark.tensorflow_only

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
 from tests.layers.autodiff import gradients
-from tests.layers.common import share_random_weights
+from tests.layers.cell_checks import assert_docstring_examples_run, assert_refused
+from tests.layers.common import share_random_weights, weights64
 from tests.layers.numpy_reference import numerical_gradient, sigmoid
 from zoo.layers import slstm
 from zoo.layers.slstm import SLSTM
@@ -67,11 +67,6 @@ def reference(x, kernel, recurrent_kernel, bias, forget_gate="sigmoid",
         n = np.where(keep, n_new, n)
         outputs.append(h)
     return np.stack(outputs, axis=1), (c, n)
-
-
-def weights64(layer):
-    kernel, recurrent_kernel, bias = layer.get_weights()
-    return kernel.astype("float64"), recurrent_kernel.astype("float64"), bias.astype("float64")
 
 
 def as_numpy(tensors):
@@ -246,11 +241,8 @@ def test_parameter_count(heads, use_bias):
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        SLSTM(**kwargs)
+    assert_refused(message, SLSTM, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([slstm])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(slstm)

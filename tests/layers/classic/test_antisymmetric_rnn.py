@@ -5,19 +5,19 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import antisymmetric_rnn
 from zoo.layers.classic.antisymmetric_rnn import AntisymmetricRNN
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def reference(x, kernel, recurrent_kernel, bias, gated, eps, gamma,
@@ -58,42 +58,23 @@ def test_forward_matches_numpy_equations(gated):
     layer = AntisymmetricRNN(3, gated=gated, step_size=eps, diffusion=gamma,
                              return_sequences=True)
     share_random_weights([layer], x)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x)),
-        reference(x64, *weights, gated, eps, gamma),
-        atol=1e-5,
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)),
-        reference(x64, *weights, gated, eps, gamma, mask=mask),
-        atol=1e-5,
-    )
+    settings = dict(gated=gated, eps=eps, gamma=gamma)
+    assert_matches_reference(layer, reference, x, **settings)
+    assert_matches_reference(layer, reference, x, mask=mask, **settings)
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, initial_state=[h0])),
-        reference(x64, *weights, gated, eps, gamma, h0=h0.astype("float64")),
-        atol=1e-5,
+    assert_matches_reference(
+        layer, reference, x, initial_state=[h0], h0=h0.astype("float64"), **settings
     )
 
 
 @pytest.mark.parametrize("gated", [True, False], ids=["gated", "plain"])
 def test_gradients_match_central_differences(gated):
-    x = np.random.default_rng(5).normal(size=(2, 4, 2)).astype("float32")
     eps, gamma = 0.5, 0.2
     layer = AntisymmetricRNN(2, gated=gated, step_size=eps, diffusion=gamma,
                              return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, *weights, gated, eps, gamma)[:, -1].sum(),
-            weight,
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    autodiff = assert_gradients_match_reference(
+        layer, reference, features=2, gated=gated, eps=eps, gamma=gamma
+    )
     # Only W_h - W_hᵀ enters: the gradient of W_h is antisymmetric.
     np.testing.assert_allclose(autodiff[1], -autodiff[1].T, atol=1e-6)
 
@@ -151,11 +132,8 @@ def test_parameter_count_and_initialisation():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        AntisymmetricRNN(**kwargs)
+    assert_refused(message, AntisymmetricRNN, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([antisymmetric_rnn])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(antisymmetric_rnn)

@@ -1,23 +1,22 @@
 """zoo.layers.classic.atr: ATR against a float64 NumPy reference of Zhang et
 al.'s twin-gated equations (EMNLP 2018)."""
 
-import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import atr
 from zoo.layers.classic.atr import ATR
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def atr_step(x, h, W, U, b):
@@ -28,7 +27,7 @@ def atr_step(x, h, W, U, b):
     return i * p + f * h
 
 
-def reference(x, weights, mask=None, h0=None, backwards=False):
+def reference(x, *weights, mask=None, h0=None, backwards=False):
     """Outputs at every step; masked steps keep h and repeat the last output."""
     W, U = weights[:2]
     b = weights[2] if len(weights) == 3 else 0.0
@@ -48,42 +47,21 @@ def reference(x, weights, mask=None, h0=None, backwards=False):
     return np.stack(outputs, axis=1)
 
 
-def float64_weights(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
 @pytest.mark.parametrize("use_bias", [True, False], ids=["code", "paper"])
 def test_forward_matches_numpy_equations(use_bias):
     x, mask = random_sequences(batch=4, steps=6, features=3)
     layer = ATR(4, use_bias=use_bias, return_sequences=True)
     backwards = ATR(4, use_bias=use_bias, return_sequences=True, go_backwards=True)
     share_random_weights([layer, backwards], x)
-    weights, x64 = float64_weights(layer), x.astype("float64")
     h0 = np.random.default_rng(3).normal(size=(4, 4)).astype("float32")
-    cases = [
-        (layer(x), reference(x64, weights)),
-        (layer(x, mask=mask), reference(x64, weights, mask)),
-        (backwards(x), reference(x64, weights, backwards=True)),
-        (layer(x, initial_state=[h0]),
-         reference(x64, weights, h0=h0.astype("float64"))),
-    ]
-    for actual, expected in cases:
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(actual), expected, atol=1e-5
-        )
+    assert_matches_reference(layer, reference, x)
+    assert_matches_reference(layer, reference, x, mask=mask)
+    assert_matches_reference(backwards, reference, x, backwards=True)
+    assert_matches_reference(layer, reference, x, initial_state=[h0], h0=h0.astype("float64"))
 
 
 def test_autodiff_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
-    layer = ATR(3, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights, x64 = float64_weights(layer), x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, weights)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(ATR(3, return_sequences=True), reference)
 
 
 def test_parameter_count():
@@ -108,11 +86,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        ATR(**kwargs)
+    assert_refused(message, ATR, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([atr])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(atr)

@@ -1,14 +1,21 @@
 """zoo.layers.classic.cornn: the coRNN's IMEX step against a NumPy
 reference of Rusch & Mishra's equations."""
 
-import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
 from zoo.layers.classic import cornn
 from zoo.layers.classic.cornn import CoRNN
 
@@ -45,53 +52,24 @@ def test_forward_matches_numpy_equations():
     x, mask = random_sequences()
     layer = CoRNN(3, return_sequences=True, **SETTINGS)
     share_random_weights([layer], x)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    args = SETTINGS.values()
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x)), reference(x64, *weights, *args),
-        atol=1e-5,
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)),
-        reference(x64, *weights, *args, mask=mask),
-        atol=1e-5,
-    )
+    assert_matches_reference(layer, reference, x, **SETTINGS)
+    assert_matches_reference(layer, reference, x, mask=mask, **SETTINGS)
     rng = np.random.default_rng(2)
     y0, z0 = rng.normal(size=(2, 4, 3)).astype("float32")
     backwards = CoRNN(3, go_backwards=True, return_state=True, **SETTINGS)
     backwards(x[:, :1])
     backwards.set_weights(layer.get_weights())
     output, y, z = backwards(x, initial_state=[y0, z0])
-    expected = reference(x64[:, ::-1], *weights, *args,
+    expected = reference(x[:, ::-1].astype("float64"), *weights64(layer), **SETTINGS,
                          y0=y0.astype("float64"), z0=z0.astype("float64"))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(output), expected[:, -1], atol=1e-5
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(y), expected[:, -1], atol=1e-5
-    )
+    assert_same_outputs([output, y], [expected[:, -1], expected[:, -1]])
     # The velocity state is the last position step divided by Δt.
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(z),
-        (expected[:, -1] - expected[:, -2]) / SETTINGS["dt"],
-        atol=1e-4,
-    )
+    assert_same_outputs(z, (expected[:, -1] - expected[:, -2]) / SETTINGS["dt"], atol=1e-4)
 
 
 def test_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 2)).astype("float32")
     layer = CoRNN(2, return_sequences=True, **SETTINGS)
-    share_random_weights([layer], x, scale=0.6)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, *weights, *SETTINGS.values())[:, -1].sum(),
-            weight,
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, features=2, **SETTINGS)
 
 
 def test_defaults_are_the_authors_smnist_setting():
@@ -127,11 +105,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        CoRNN(**kwargs)
+    assert_refused(message, CoRNN, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([cornn])
-    assert results.attempted >= 3
-    assert results.failed == 0
+    assert_docstring_examples_run(cornn, at_least=3)

@@ -5,19 +5,19 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import fastgrnn
 from zoo.layers.classic.fastgrnn import FastGRNN, FastRNN
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def unpack(weights, w_rank, u_rank):
@@ -28,7 +28,7 @@ def unpack(weights, w_rank, u_rank):
     return W, U, weights
 
 
-def fastrnn(x, weights, w_rank=None, u_rank=None, mask=None, h0=None):
+def fastrnn(x, *weights, w_rank=None, u_rank=None, mask=None, h0=None):
     """Kusupati et al. 2018, Eq. 1 (FastRNN), with α = σ(a), β = σ(b)."""
     W, U, (b, a, b_beta) = unpack(weights, w_rank, u_rank)
     alpha, beta = sigmoid(a[0]), sigmoid(b_beta[0])
@@ -44,7 +44,7 @@ def fastrnn(x, weights, w_rank=None, u_rank=None, mask=None, h0=None):
     return np.stack(outputs, axis=1)
 
 
-def fastgrnn_reference(x, weights, w_rank=None, u_rank=None, mask=None,
+def fastgrnn_reference(x, *weights, w_rank=None, u_rank=None, mask=None,
                        h0=None):
     """Kusupati et al. 2018, Eqs. 3-4 (FastGRNN), ζ = σ(c_ζ), ν = σ(c_ν)."""
     W, U, (bias, c_zeta, c_nu) = unpack(weights, w_rank, u_rank)
@@ -79,41 +79,20 @@ def test_forward_matches_numpy_equations(name, ranks):
     x, mask = random_sequences()
     layer = layer_class(3, w_rank=w_rank, u_rank=u_rank, return_sequences=True)
     share_random_weights([layer], x)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x)),
-        reference(x64, weights, w_rank, u_rank),
-        atol=1e-5,
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)),
-        reference(x64, weights, w_rank, u_rank, mask=mask),
-        atol=1e-5,
-    )
+    settings = {"w_rank": w_rank, "u_rank": u_rank}
+    assert_matches_reference(layer, reference, x, **settings)
+    assert_matches_reference(layer, reference, x, mask=mask, **settings)
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, initial_state=[h0])),
-        reference(x64, weights, w_rank, u_rank, h0=h0.astype("float64")),
-        atol=1e-5,
+    assert_matches_reference(
+        layer, reference, x, initial_state=[h0], h0=h0.astype("float64"), **settings
     )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_match_central_differences(name):
     layer_class, reference = CASES[name]
-    x = np.random.default_rng(5).normal(size=(2, 4, 2)).astype("float32")
     layer = layer_class(2, u_rank=1, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    assert len(autodiff) == len(weights)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, weights, None, 1)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, features=2, u_rank=1)
 
 
 def test_initial_values_follow_the_authors_code():
@@ -165,8 +144,7 @@ def test_parameter_counts():
     ],
 )
 def test_bad_arguments_name_the_value(layer_class, kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        layer_class(**kwargs)
+    assert_refused(message, layer_class, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -184,6 +162,4 @@ def test_bad_scalar_initial_values_name_the_value(layer_class, kwargs, message):
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([fastgrnn])
-    assert results.attempted >= 4
-    assert results.failed == 0
+    assert_docstring_examples_run(fastgrnn, at_least=4)

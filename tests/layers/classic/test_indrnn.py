@@ -5,19 +5,25 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.cell_checks import (
+    MASKED,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
+from tests.layers.numpy_reference import relu
 from zoo.layers.classic import indrnn
 from zoo.layers.classic.indrnn import IndRNN, IndRNNCell, long_memory_bounds
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def relu(v):
-    return np.maximum(v, 0.0)
 
 
 def reference(x, W, u, b, h0=None, mask=None, backwards=False):
@@ -37,21 +43,12 @@ def reference(x, W, u, b, h0=None, mask=None, backwards=False):
     return np.stack(outputs, axis=1), h
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@MASKED
 def test_sequences_match_numpy(masked):
     x, mask = random_sequences()
     layer = IndRNN(6, return_sequences=True)
     share_random_weights([layer], x)
-    W, u, b = weights64(layer)
-    mask = mask if masked else None
-    expected, _ = reference(x.astype("float64"), W, u, b, mask=mask)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)), expected, atol=1e-5
-    )
+    assert_matches_reference(layer, reference, x, mask=mask if masked else None)
 
 
 def test_backwards_with_initial_state_matches_numpy():
@@ -59,28 +56,16 @@ def test_backwards_with_initial_state_matches_numpy():
     h0 = np.random.default_rng(2).uniform(size=(4, 6)).astype("float32")
     layer = IndRNN(6, go_backwards=True, return_state=True)
     share_random_weights([layer], x)
-    W, u, b = weights64(layer)
     _, expected = reference(
-        x.astype("float64"), W, u, b, h0=h0.astype("float64"), mask=mask, backwards=True
+        x.astype("float64"), *weights64(layer), h0=h0.astype("float64"), mask=mask,
+        backwards=True,
     )
-    output, state = layer(x, mask=mask, initial_state=[h0])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(output), expected, atol=1e-5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(state), expected, atol=1e-5)
+    # The output and the state: the last h.
+    assert_same_outputs(layer(x, mask=mask, initial_state=[h0]), [expected, expected])
 
 
 def test_gradient_matches_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 5, 3)).astype("float32")
-    layer = IndRNN(3, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-
-    def loss():
-        return reference(x64, *weights)[0][:, -1].sum()
-
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(loss, weight)
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(IndRNN(3, return_sequences=True), reference, steps=5)
 
 
 def test_recurrent_max_abs_clips_u_after_each_update():
@@ -140,11 +125,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(make, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        make()
+    assert_refused(message, make)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([indrnn])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(indrnn)

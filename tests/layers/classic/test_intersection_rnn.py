@@ -2,14 +2,20 @@
 2017) against a float64 NumPy reference, with and without the input
 projection, its gradients, argument checks and size."""
 
-import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    FORWARD_CASES,
+    MASKED,
+    UNITS_AND_DROPOUT_REFUSALS,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import relu, sigmoid
 from zoo.layers.classic import intersection_rnn
 from zoo.layers.classic.intersection_rnn import IntersectionRNN
 
@@ -17,19 +23,11 @@ from zoo.layers.classic.intersection_rnn import IntersectionRNN
 pytestmark = pytest.mark.jax_slow
 
 
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-def relu(v):
-    return np.maximum(v, 0.0)
-
-
 def reference(x, kernel, recurrent_kernel, bias, projection=None, mask=None,
               h0=None, y0=None, go_backwards=False):
     """The paper's equations over x, blocks [y, h, g^y, g^h].
 
-    Returns (outputs y for every step, final state h). `projection` P
+    Returns (outputs y for every step, final state (y, h)). `projection` P
     carries x when its width is not `units`. Masked steps keep h and repeat
     the previous output, as Keras's RNN does.
     """
@@ -56,41 +54,25 @@ def reference(x, kernel, recurrent_kernel, bias, projection=None, mask=None,
         y = np.where(keep, y_new, y)
         h = np.where(keep, h_new, h)
         outputs.append(y)
-    return np.stack(outputs, axis=1), h
+    return np.stack(outputs, axis=1), (y, h)
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
-@pytest.mark.parametrize(
-    "options", [{}, {"go_backwards": True}], ids=["forward", "backwards"]
-)
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@FORWARD_CASES
 @pytest.mark.parametrize("units", [5, 3], ids=["same-width", "projected"])
-def test_forward_matches_numpy_equations(units, options, masked):
+def test_forward_matches_numpy_equations(units, masked, options):
     x, mask = random_sequences()  # 5 features
     layer = IntersectionRNN(units, return_sequences=True, return_state=True, **options)
     share_random_weights([layer], x)
-    kernel, recurrent, bias, *projection = weights64(layer)
-    assert len(projection) == (units != 5)
-    kwargs = {"mask": mask} if masked else {}
-    outputs, state = reference(
-        x.astype("float64"), kernel, recurrent, bias,
-        projection[0] if projection else None,
-        mask=mask if masked else None, **options
+    assert len(layer.weights) == 3 + (units != 5)  # P only when projecting
+    # The outputs y and the final state [y, h].
+    _, (y, h) = assert_matches_reference(
+        layer, reference, x, mask=mask if masked else None, **options
     )
-    y, y_last, h = layer(x, **kwargs)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(y), outputs, atol=1e-5)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(y_last), outputs[:, -1], atol=1e-5
-    )
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(h), state, atol=1e-5)
     # The output is the depth path, not the recurrent state.
-    assert not np.allclose(outputs[:, -1], state, atol=1e-3)
+    assert not np.allclose(y, h, atol=1e-3)
 
 
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@MASKED
 def test_initial_state_and_no_bias(masked):
     x, mask = random_sequences(features=3)
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
@@ -99,35 +81,17 @@ def test_initial_state_and_no_bias(masked):
     y0 = np.zeros_like(h0)
     layer = IntersectionRNN(3, use_bias=False, return_sequences=True)
     share_random_weights([layer], x)
-    kernel, recurrent = weights64(layer)
     assert [w.name for w in layer.weights] == ["kernel", "recurrent_kernel"]
-    expected, _ = reference(
-        x.astype("float64"), kernel, recurrent, np.zeros(12),
-        mask=mask if masked else None,
-        h0=h0.astype("float64"), y0=y0.astype("float64"),
-    )
-    kwargs = {"mask": mask} if masked else {}
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, initial_state=[y0, h0], **kwargs)),
-        expected,
-        atol=1e-5,
+    assert_matches_reference(
+        layer, reference, x, mask=mask if masked else None, initial_state=[y0, h0],
+        bias=np.zeros(12), h0=h0.astype("float64"), y0=y0.astype("float64"),
     )
 
 
 @pytest.mark.parametrize("features", [2, 3], ids=["same-width", "projected"])
 def test_gradients_match_central_differences(features):
-    x = np.random.default_rng(5).normal(size=(2, 4, features)).astype("float32")
     layer = IntersectionRNN(2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-
-    def loss():
-        return reference(x64, *weights)[0][:, -1].sum()
-
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(loss, weight)
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, features=features)
 
 
 @pytest.mark.parametrize("m, n", [(7, 7), (5, 7)], ids=["same-width", "projected"])
@@ -142,22 +106,10 @@ def test_parameter_count(m, n):
     assert shapes == expected
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"units": 0}, "units=0"),
-        ({"units": -3}, "units=-3"),
-        ({"units": "8"}, "units='8'"),
-        ({"units": 4, "dropout": 1.0}, "dropout=1.0"),
-        ({"units": 4, "recurrent_dropout": -0.1}, "recurrent_dropout=-0.1"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, message", UNITS_AND_DROPOUT_REFUSALS)
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        IntersectionRNN(**kwargs)
+    assert_refused(message, IntersectionRNN, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([intersection_rnn])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(intersection_rnn)

@@ -6,19 +6,22 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    DIRECTIONS,
+    UNITS_AND_DROPOUT_REFUSALS,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+    forward_cases,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import janet
 from zoo.layers.classic.janet import JANET
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def reference(x, kernel, recurrent_kernel, bias, mask=None, h0=None,
@@ -47,28 +50,12 @@ def reference(x, kernel, recurrent_kernel, bias, mask=None, h0=None,
     return np.stack(outputs, axis=1)
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"go_backwards": True}, {"beta": 0.0}, {"beta": 2.5}],
-    ids=["forward", "backwards", "beta0", "beta2.5"],
-)
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
-def test_forward_matches_numpy_equations(options, masked):
+@forward_cases({**DIRECTIONS, "beta0": {"beta": 0.0}, "beta2.5": {"beta": 2.5}})
+def test_forward_matches_numpy_equations(masked, options):
     x, mask = random_sequences()
     layer = JANET(3, return_sequences=True, **options)
     share_random_weights([layer], x)
-    kwargs = {"mask": mask} if masked else {}
-    expected = reference(
-        x.astype("float64"), *weights64(layer),
-        mask=mask if masked else None, **options
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, **kwargs)), expected, atol=1e-5
-    )
+    assert_matches_reference(layer, reference, x, mask=mask if masked else None, **options)
 
 
 def test_initial_state_and_no_bias():
@@ -76,27 +63,14 @@ def test_initial_state_and_no_bias():
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
     layer = JANET(3, use_bias=False, return_sequences=True)
     share_random_weights([layer], x)
-    kernel, recurrent = weights64(layer)
     assert [w.name for w in layer.weights] == ["kernel", "recurrent_kernel"]
-    expected = reference(
-        x.astype("float64"), kernel, recurrent, np.zeros(6), h0=h0.astype("float64")
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, initial_state=[h0])), expected, atol=1e-5
+    assert_matches_reference(
+        layer, reference, x, initial_state=[h0], bias=np.zeros(6), h0=h0.astype("float64")
     )
 
 
 def test_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
-    layer = JANET(2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, *weights)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(JANET(2, return_sequences=True), reference)
 
 
 def test_chrono_initialisation_of_the_forget_bias():
@@ -136,12 +110,7 @@ def test_parameter_count():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [
-        ({"units": 0}, "units=0"),
-        ({"units": -3}, "units=-3"),
-        ({"units": "8"}, "units='8'"),
-        ({"units": 4, "dropout": 1.0}, "dropout=1.0"),
-        ({"units": 4, "recurrent_dropout": -0.1}, "recurrent_dropout=-0.1"),
+    UNITS_AND_DROPOUT_REFUSALS + [
         ({"units": 4, "beta": "one"}, "beta='one'"),
         ({"units": 4, "beta": True}, "beta=True"),
         ({"units": 4, "chrono_max_length": 1}, "chrono_max_length=1"),
@@ -149,11 +118,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        JANET(**kwargs)
+    assert_refused(message, JANET, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([janet])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(janet)

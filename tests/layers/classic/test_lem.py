@@ -6,19 +6,19 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import lem
 from zoo.layers.classic.lem import LEM
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def lem_step(u, y, z, weights, dt):
@@ -34,7 +34,7 @@ def lem_step(u, y, z, weights, dt):
     return y, z
 
 
-def reference(x, weights, dt, mask=None, state=None, backwards=False):
+def reference(x, *weights, dt, mask=None, state=None, backwards=False):
     """Outputs y at every step; masked steps keep (y, z) and the last output."""
     if backwards:
         x = x[:, ::-1]
@@ -52,33 +52,20 @@ def reference(x, weights, dt, mask=None, state=None, backwards=False):
     return np.stack(outputs, axis=1), (y, z)
 
 
-def float64_weights(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
 @pytest.mark.parametrize("dt", [1.0, 0.3])
 def test_forward_matches_numpy_equations(dt):
     x, mask = random_sequences(batch=4, steps=6, features=3)
     layer = LEM(4, dt=dt, return_sequences=True, return_state=True)
     backwards = LEM(4, dt=dt, return_sequences=True, go_backwards=True)
     share_random_weights([layer, backwards], x)
-    weights, x64 = float64_weights(layer), x.astype("float64")
     rng = np.random.default_rng(3)
     y0, z0 = rng.normal(size=(2, 4, 4)).astype("float32")
-
-    outputs, y, z = layer(x)
-    expected, (y_ref, z_ref) = reference(x64, weights, dt)
-    for actual, want in [(outputs, expected), (y, y_ref), (z, z_ref)]:
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(actual), want, atol=1e-5)
     state = (y0.astype("float64"), z0.astype("float64"))
-    cases = [
-        (layer(x, mask=mask)[0], reference(x64, weights, dt, mask)[0]),
-        (backwards(x), reference(x64, weights, dt, backwards=True)[0]),
-        (layer(x, initial_state=[y0, z0])[0],
-         reference(x64, weights, dt, state=state)[0]),
-    ]
-    for actual, want in cases:
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(actual), want, atol=1e-5)
+    # `layer` returns the outputs and the final state (y, z).
+    assert_matches_reference(layer, reference, x, dt=dt)
+    assert_matches_reference(layer, reference, x, mask=mask, dt=dt)
+    assert_matches_reference(backwards, reference, x, dt=dt, backwards=True)
+    assert_matches_reference(layer, reference, x, initial_state=[y0, z0], dt=dt, state=state)
 
 
 def authors_cell(u, y, z, inp2hid, hid2hid, transform_z, dt):
@@ -119,16 +106,7 @@ def test_weights_port_from_the_authors_code_as_documented():
 
 
 def test_autodiff_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
-    layer = LEM(2, dt=0.7, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights, x64 = float64_weights(layer), x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, weights, 0.7)[0][:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(LEM(2, dt=0.7, return_sequences=True), reference, dt=0.7)
 
 
 def test_parameter_count():
@@ -156,8 +134,7 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        LEM(**kwargs)
+    assert_refused(message, LEM, **kwargs)
 
 
 def test_dt_is_in_the_config():
@@ -167,6 +144,4 @@ def test_dt_is_in_the_config():
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([lem])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(lem)

@@ -5,10 +5,20 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient, sigmoid
+from tests.layers.cell_checks import (
+    MASKED,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import multiplicative_lstm
 from zoo.layers.classic.multiplicative_lstm import (
     MultiplicativeLSTM,
@@ -49,20 +59,12 @@ def reference(x, kernel, W_mh, W_m, b, state=None, mask=None, backwards=False):
     return np.stack(outputs, axis=1), (h, c)
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@MASKED
 def test_sequences_match_numpy(masked):
     x, mask = random_sequences()
     layer = MultiplicativeLSTM(6, return_sequences=True)
     share_random_weights([layer], x)
-    mask = mask if masked else None
-    expected, _ = reference(x.astype("float64"), *weights64(layer), mask=mask)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)), expected, atol=1e-5
-    )
+    assert_matches_reference(layer, reference, x, mask=mask if masked else None)
 
 
 def test_backwards_with_initial_state_matches_numpy():
@@ -75,24 +77,11 @@ def test_backwards_with_initial_state_matches_numpy():
         x.astype("float64"), *weights64(layer),
         state=(h0.astype("float64"), c0.astype("float64")), mask=mask, backwards=True,
     )
-    output, h_last, c_last = layer(x, mask=mask, initial_state=[h0, c0])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(output), h, atol=1e-5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(c_last), c, atol=1e-5)
+    assert_same_outputs(layer(x, mask=mask, initial_state=[h0, c0]), [h, h, c])
 
 
 def test_gradient_matches_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
-    layer = MultiplicativeLSTM(3, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-
-    def loss():
-        return reference(x64, *weights)[0][:, -1].sum()
-
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(loss, weight)
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(MultiplicativeLSTM(3, return_sequences=True), reference)
 
 
 def test_forget_bias_starts_at_one():
@@ -128,11 +117,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(make, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        make()
+    assert_refused(message, make)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([multiplicative_lstm])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(multiplicative_lstm)

@@ -1,14 +1,17 @@
 """zoo.layers.classic.mut: MUT1, MUT2 and MUT3 against a float64 NumPy
 reference of Jozefowicz, Zaremba & Sutskever's equations (ICML 2015, §3)."""
 
-import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid as sigm
 from zoo.layers.classic import mut
 from zoo.layers.classic.mut import MUT1, MUT2, MUT3
 
@@ -16,10 +19,6 @@ from zoo.layers.classic.mut import MUT1, MUT2, MUT3
 pytestmark = pytest.mark.jax_slow
 
 LAYERS = {"mut1": MUT1, "mut2": MUT2, "mut3": MUT3}
-
-
-def sigm(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def mut_step(kind, x, h, kernel, recurrent, bias, projection=True):
@@ -52,7 +51,7 @@ def mut_step(kind, x, h, kernel, recurrent, bias, projection=True):
     return candidate * z + h * (1.0 - z)
 
 
-def reference(kind, x, weights, mask=None, h0=None, backwards=False, projection=True):
+def reference(x, *weights, kind, mask=None, h0=None, backwards=False, projection=True):
     """Outputs at every step; masked steps keep h and repeat the last output."""
     kernel, recurrent, bias = weights
     if backwards:
@@ -71,29 +70,19 @@ def reference(kind, x, weights, mask=None, h0=None, backwards=False, projection=
     return np.stack(outputs, axis=1)
 
 
-def float64_weights(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_forward_matches_numpy_equations(kind):
     x, mask = random_sequences(batch=4, steps=6, features=3)
     layer = LAYERS[kind](4, return_sequences=True)
     backwards = LAYERS[kind](4, return_sequences=True, go_backwards=True)
     share_random_weights([layer, backwards], x)
-    weights, x64 = float64_weights(layer), x.astype("float64")
     h0 = np.random.default_rng(3).normal(size=(4, 4)).astype("float32")
-    cases = [
-        (layer(x), reference(kind, x64, weights)),
-        (layer(x, mask=mask), reference(kind, x64, weights, mask)),
-        (backwards(x), reference(kind, x64, weights, backwards=True)),
-        (layer(x, initial_state=[h0]),
-         reference(kind, x64, weights, h0=h0.astype("float64"))),
-    ]
-    for actual, expected in cases:
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(actual), expected, atol=1e-5
-        )
+    assert_matches_reference(layer, reference, x, kind=kind)
+    assert_matches_reference(layer, reference, x, mask=mask, kind=kind)
+    assert_matches_reference(backwards, reference, x, kind=kind, backwards=True)
+    assert_matches_reference(
+        layer, reference, x, initial_state=[h0], kind=kind, h0=h0.astype("float64")
+    )
 
 
 @pytest.mark.parametrize("kind", ["mut1", "mut2"])
@@ -102,25 +91,13 @@ def test_without_input_projection_the_paper_equations_hold(kind):
     layer = LAYERS[kind](4, input_projection=False, return_sequences=True)
     share_random_weights([layer], x)
     assert layer.weights[0].shape == (4, 8)  # two input blocks, not three
-    expected = reference(kind, x.astype("float64"), float64_weights(layer), mask,
-                         projection=False)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)), expected, atol=1e-5
-    )
+    assert_matches_reference(layer, reference, x, mask=mask, kind=kind, projection=False)
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_autodiff_gradients_match_central_differences(kind):
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
     layer = LAYERS[kind](3, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights, x64 = float64_weights(layer), x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(kind, x64, weights)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, kind=kind)
 
 
 @pytest.mark.parametrize(
@@ -158,8 +135,7 @@ def test_parameter_count(kind, projection, expected):
     ],
 )
 def test_bad_arguments_name_the_value(layer_class, kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        layer_class(**kwargs)
+    assert_refused(message, layer_class, **kwargs)
 
 
 @pytest.mark.parametrize("layer_class", [MUT1, MUT2])
@@ -170,6 +146,4 @@ def test_paper_equations_need_inputs_as_wide_as_the_state(layer_class):
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([mut])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(mut)

@@ -1,22 +1,21 @@
 """zoo.layers.classic.ran: the RAN equations against a NumPy reference."""
 
-import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
 from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import ran
 from zoo.layers.classic.ran import RAN
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def reference(x, kernel, recurrent_kernel, bias, g, mask=None, h0=None,
@@ -53,41 +52,20 @@ def test_forward_matches_numpy_equations(activation):
     x, mask = random_sequences()
     layer = RAN(3, activation=activation, return_sequences=True)
     share_random_weights([layer], x)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    expected = reference(x64, *weights, G[activation])
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-5
-    )
+    g = G[activation]
+    assert_matches_reference(layer, reference, x, g=g)
     # Masked steps keep the state (and repeat the previous output).
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)),
-        reference(x64, *weights, G[activation], mask=mask),
-        atol=1e-5,
-    )
+    assert_matches_reference(layer, reference, x, mask=mask, g=g)
     # An initial state [h, c] seeds the recurrence.
     rng = np.random.default_rng(2)
     h0, c0 = rng.normal(size=(2, 4, 3)).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, initial_state=[h0, c0])),
-        reference(x64, *weights, G[activation], h0=h0.astype("float64"),
-                  c0=c0.astype("float64")),
-        atol=1e-5,
-    )
+    assert_matches_reference(layer, reference, x, initial_state=[h0, c0], g=g,
+                             h0=h0.astype("float64"), c0=c0.astype("float64"))
 
 
 def test_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 2)).astype("float32")
     layer = RAN(2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, *weights, np.tanh)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, features=2, g=np.tanh)
 
 
 def test_parameter_count():
@@ -114,11 +92,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        RAN(**kwargs)
+    assert_refused(message, RAN, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([ran])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(ran)

@@ -6,10 +6,20 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient, sigmoid
+from tests.layers.cell_checks import (
+    MASKED,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import rhn
 from zoo.layers.classic.rhn import RHN, RHNCell
 
@@ -42,23 +52,15 @@ def reference(x, W, R, b, coupled=True, s0=None, mask=None, backwards=False):
     return np.stack(outputs, axis=1), y
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
 @pytest.mark.parametrize(
     "depth, coupled", [(1, True), (3, True), (2, False)], ids=["L1", "L3", "L2-uncoupled"]
 )
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@MASKED
 def test_sequences_match_numpy(depth, coupled, masked):
     x, mask = random_sequences()
     layer = RHN(5, depth=depth, coupled_carry=coupled, return_sequences=True)
     share_random_weights([layer], x)
-    mask = mask if masked else None
-    expected, _ = reference(x.astype("float64"), *weights64(layer), coupled, mask=mask)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)), expected, atol=1e-5
-    )
+    assert_matches_reference(layer, reference, x, mask=mask if masked else None, coupled=coupled)
 
 
 def test_backwards_with_initial_state_matches_numpy():
@@ -70,24 +72,13 @@ def test_backwards_with_initial_state_matches_numpy():
         x.astype("float64"), *weights64(layer), s0=s0.astype("float64"), mask=mask,
         backwards=True,
     )
-    output = layer(x, mask=mask, initial_state=[s0])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(output), expected, atol=1e-5)
+    assert_same_outputs(layer(x, mask=mask, initial_state=[s0]), expected)
 
 
 @pytest.mark.parametrize("coupled", [True, False], ids=["coupled", "uncoupled"])
 def test_gradient_matches_central_differences(coupled):
-    x = np.random.default_rng(5).normal(size=(2, 4, 3)).astype("float32")
     layer = RHN(3, depth=2, coupled_carry=coupled, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-
-    def loss():
-        return reference(x64, *weights, coupled)[0][:, -1].sum()
-
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(loss, weight)
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, coupled=coupled)
 
 
 def test_transform_biases_start_negative_and_others_at_zero():
@@ -126,11 +117,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(make, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        make()
+    assert_refused(message, make)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([rhn])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(rhn)

@@ -5,10 +5,20 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient, sigmoid
+from tests.layers.cell_checks import (
+    MASKED,
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.catalog import recurrent_layer
 from zoo.layers.classic import scrn
 from zoo.layers.classic.scrn import SCRN, SCRNCell, scrn_of_width
@@ -39,20 +49,15 @@ def reference(x, kernel, P, R, b, alpha=0.95, state=None, mask=None, backwards=F
     return np.stack(outputs, axis=1), (h, s)
 
 
-def weights64(layer):
-    return [w.astype("float64") for w in layer.get_weights()]
-
-
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@MASKED
 def test_sequences_match_numpy(masked):
     x, mask = random_sequences()
     layer = SCRN(5, context_units=3, alpha=0.8, return_sequences=True)
     share_random_weights([layer], x)
-    mask = mask if masked else None
-    expected, _ = reference(x.astype("float64"), *weights64(layer), alpha=0.8, mask=mask)
-    output = keras.ops.convert_to_numpy(layer(x, mask=mask))
-    assert output.shape == (4, 7, 8)
-    np.testing.assert_allclose(output, expected, atol=1e-5)
+    expected, _ = assert_matches_reference(
+        layer, reference, x, mask=mask if masked else None, alpha=0.8
+    )
+    assert expected.shape == (4, 7, 8)  # [h; s] at every step
 
 
 def test_backwards_with_initial_state_matches_numpy():
@@ -70,25 +75,14 @@ def test_backwards_with_initial_state_matches_numpy():
         backwards=True,
     )
     # The one state is the output [h; s].
-    output, state = layer(x, mask=mask, initial_state=[np.concatenate([h0, s0], -1)])
     expected = np.concatenate([h, s], -1)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(output), expected, atol=1e-5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(state), expected, atol=1e-5)
+    output_and_state = layer(x, mask=mask, initial_state=[np.concatenate([h0, s0], -1)])
+    assert_same_outputs(output_and_state, [expected, expected])
 
 
 def test_gradient_matches_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 5, 3)).astype("float32")
     layer = SCRN(3, context_units=2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = weights64(layer)
-    x64 = x.astype("float64")
-
-    def loss():
-        return reference(x64, *weights)[0][:, -1].sum()
-
-    for computed, weight in zip(gradients(layer, x), weights):
-        numeric = numerical_gradient(loss, weight)
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(layer, reference, steps=5)
 
 
 def test_alpha_one_freezes_the_context():
@@ -140,11 +134,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(make, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        make()
+    assert_refused(message, make)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([scrn])
-    assert results.attempted >= 3
-    assert results.failed == 0
+    assert_docstring_examples_run(scrn, at_least=3)

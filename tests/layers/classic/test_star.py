@@ -4,19 +4,24 @@ import keras
 import numpy as np
 import pytest
 
-from tests.doctests import run_docstring_examples
-from tests.layers.autodiff import gradients
-from tests.layers.common import random_sequences, share_random_weights
-from tests.layers.numpy_reference import numerical_gradient
+from tests.layers.cell_checks import (
+    assert_docstring_examples_run,
+    assert_gradients_match_reference,
+    assert_matches_reference,
+    assert_refused,
+)
+from tests.layers.common import (
+    assert_same_outputs,
+    random_sequences,
+    share_random_weights,
+    weights64,
+)
+from tests.layers.numpy_reference import sigmoid
 from zoo.layers.classic import star
 from zoo.layers.classic.star import STAR
 
 # On JAX, outside the default run (docs/cells.md, "Tests").
 pytestmark = pytest.mark.jax_slow
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
 
 
 def reference(x, kernel, recurrent_kernel, bias, mask=None, h0=None):
@@ -43,40 +48,18 @@ def test_forward_matches_numpy_equations():
     x, mask = random_sequences()
     layer = STAR(3, return_sequences=True)
     share_random_weights([layer], x)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x)), reference(x64, *weights),
-        atol=1e-5,
-    )
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer(x, mask=mask)),
-        reference(x64, *weights, mask=mask),
-        atol=1e-5,
-    )
+    assert_matches_reference(layer, reference, x)
+    assert_matches_reference(layer, reference, x, mask=mask)
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
     backwards = STAR(3, go_backwards=True)
     backwards(x[:, :1])
     backwards.set_weights(layer.get_weights())
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(backwards(x, initial_state=[h0])),
-        reference(x64[:, ::-1], *weights, h0=h0.astype("float64"))[:, -1],
-        atol=1e-5,
-    )
+    expected = reference(x[:, ::-1].astype("float64"), *weights64(layer), h0=h0.astype("float64"))
+    assert_same_outputs(backwards(x, initial_state=[h0]), expected[:, -1])
 
 
 def test_gradients_match_central_differences():
-    x = np.random.default_rng(5).normal(size=(2, 4, 2)).astype("float32")
-    layer = STAR(2, return_sequences=True)
-    share_random_weights([layer], x, scale=0.6)
-    weights = [w.astype("float64") for w in layer.get_weights()]
-    x64 = x.astype("float64")
-    autodiff = gradients(layer, x)
-    for computed, weight in zip(autodiff, weights):
-        numeric = numerical_gradient(
-            lambda: reference(x64, *weights)[:, -1].sum(), weight
-        )
-        np.testing.assert_allclose(computed, numeric, atol=2e-4, rtol=1e-3)
+    assert_gradients_match_reference(STAR(2, return_sequences=True), reference, features=2)
 
 
 def test_chrono_initialisation_of_the_gate_bias():
@@ -118,11 +101,8 @@ def test_parameter_count():
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        STAR(**kwargs)
+    assert_refused(message, STAR, **kwargs)
 
 
 def test_docstring_examples_run():
-    results = run_docstring_examples([star])
-    assert results.attempted >= 2
-    assert results.failed == 0
+    assert_docstring_examples_run(star)
