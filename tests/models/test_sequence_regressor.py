@@ -25,6 +25,17 @@ def test_layers_are_stacked_and_named():
     assert model.output_shape == (None, 2)
 
 
+def test_per_step_predicts_at_every_step_from_the_prefix_only():
+    model = sequence_regressor(3, outputs=4, cell="gru", units=5, num_layers=2,
+                               output_activation="softmax", per_step=True)
+    sequence = np.random.default_rng(1).uniform(-1, 1, size=(2, 7, 3)).astype("float32")
+    probabilities = np.asarray(model(sequence))
+    assert probabilities.shape == (2, 7, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    # A causal model: the first four steps' outputs see the first four inputs only.
+    np.testing.assert_allclose(model(sequence[:, :4]), probabilities[:, :4], atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -32,6 +43,7 @@ def test_layers_are_stacked_and_named():
         ({"num_layers": 1.5}, "Received: num_layers=1.5"),
         ({"dropout": 1.0}, "Received: dropout=1.0"),
         ({"cell": "rnn"}, "Received: cell='rnn'"),
+        ({"per_step": "yes"}, "Received: per_step='yes'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
