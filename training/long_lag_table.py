@@ -13,14 +13,19 @@ their papers' figures):
 * Adam, learning rate 1e-3, gradients clipped to norm 1, minibatches of 32
   sequences, every one freshly generated (no sequence is seen twice);
 * every 4,096 training sequences the net is tested on 1,024 held-out ones.
-  It has succeeded when 99% of them are right: for the adding problem an
-  absolute error below 0.04 (the 1997 tolerance), for copy memory the
-  recalled symbols. "Sequences to success" counts the training sequences
-  seen, to that resolution;
+  It has succeeded when 90% of them are right: for the adding problem an
+  absolute error below 0.04 (the 1997 tolerance; a net that ignores either
+  marked value is right for about 16%), for copy memory the recalled
+  symbols (guessing: 12.5%). "Sequences to success" counts the training
+  sequences seen, to that resolution;
 * a run stops at success, at a loss that is not finite ("diverged"), or
-  at its task's budget of training sequences (`TASKS`: 2,000 updates on
-  the adding problem, 4,000 on copy memory), a budget sized for a 2-core
-  CPU, far below what the cells' papers train for.
+  at its task's budget of training sequences (`TASKS`: 6,000 updates at
+  T = 100, 3,000 at T = 500 and 1000), a budget sized for a 2-core CPU,
+  far below what the cells' papers train for;
+* a cell meets T = 500 only once it has solved T = 100, and T = 1000 only
+  once it has solved T = 500 (`--force` runs them anyway): a cell that
+  does not bridge 100 steps in its budget will not bridge 1,000 in a
+  smaller one, and the long runs are most of the table's cost.
 
 The table in docs/cells.md was made on the JAX backend
 (`KERAS_BACKEND=jax`), where XLA compiles each cell's whole training step;
@@ -60,8 +65,7 @@ LEARNING_RATE = 1e-3
 CLIPNORM = 1.0
 CHECK_EVERY = 4096  # training sequences between two tests
 HELD_OUT = 1024  # test sequences
-SUCCESS = 0.99  # the fraction of the test that must be right
-TOLERANCE = 0.04  # the adding problem's (zoo.data.synthetic.adding.TOLERANCE)
+SUCCESS = 0.9  # the fraction of the test that must be right
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +92,14 @@ class Task:
 TASKS = {
     task.name: task
     for task in (
-        Task("adding100", "adding", 100, 64_000),
-        Task("adding500", "adding", 500, 64_000),
-        Task("adding1000", "adding", 1000, 64_000),
-        Task("copy100", "copy", 100, 128_000),
+        Task("adding100", "adding", 100, 192_000),
+        Task("adding500", "adding", 500, 96_000),
+        Task("adding1000", "adding", 1000, 96_000),
+        Task("copy100", "copy", 100, 192_000),
     )
 }
+# A task a cell meets only once it has solved another (module docstring).
+PREREQUISITE = {"adding500": "adding100", "adding1000": "adding500"}
 FIELDS = ["cell", "task", "seed", "outcome", "sequences", "score", "loss", "parameters",
           "seconds", "backend", "date"]
 
@@ -117,6 +123,7 @@ def score(task, predictions, targets):
     import numpy as np
 
     from zoo.data.synthetic import recall_accuracy
+    from zoo.data.synthetic.adding import TOLERANCE
 
     if task.kind == "copy":
         return recall_accuracy(predictions, targets)
@@ -176,6 +183,17 @@ def run(cell, task, seed=0, max_sequences=None, log=print):
     }
 
 
+def skipped(cell, task, seed):
+    """The CSV row of a task not run because its prerequisite was not solved."""
+    import keras
+
+    return {
+        "cell": cell, "task": task.name, "seed": seed, "outcome": "skipped", "sequences": 0,
+        "score": 0.0, "loss": "", "parameters": "", "seconds": 0.0,
+        "backend": keras.backend.backend(), "date": datetime.date.today().isoformat(),
+    }
+
+
 def read_results(path):
     """The CSV's rows keyed by (cell, task, seed); none when it does not exist."""
     path = Path(path)
@@ -212,6 +230,8 @@ def cell_entry(row):
         return f"**{sequences:,}**"
     if row["outcome"] == "diverged":
         return f"diverged at {sequences:,}"
+    if row["outcome"] == "skipped":
+        return f"not run: T = {TASKS[PREREQUISITE[row['task']]].T} unsolved"
     return f"no ({float(row['score']):.0%} right at {sequences:,})"
 
 
@@ -236,6 +256,9 @@ def table(results, cells, seed=0):
         f"{longest.max_sequences:,} sequences): {len(bridged)} of the {len(ran)} cells run "
         f"so far" + (f" ({', '.join(f'`{cell}`' for cell in bridged)})." if bridged else ".")
     )
+    summary += (" A cell that did not solve a shorter lag counts as not bridging it."
+                if any(results[(cell, longest.name, seed)]["outcome"] == "skipped" for cell in ran)
+                else "")
     missing = [cell for cell in cells if any((cell, name, seed) not in results for name in TASKS)]
     if missing:
         summary += f" Not yet run on every task: {', '.join(f'`{cell}`' for cell in missing)}."
@@ -272,6 +295,8 @@ def main(argv=None):
                         help="a budget instead of each task's (with its own --results)")
     parser.add_argument("--results", default=str(RESULTS), help="the CSV (default docs/long_lag.csv)")
     parser.add_argument("--doc", default=str(CELLS_DOC), help="the Markdown file holding the table")
+    parser.add_argument("--force", action="store_true",
+                        help="run T = 500 and 1000 even where the shorter lag was not solved")
     parser.add_argument("--write-docs", action="store_true",
                         help="only rewrite the table from the CSV")
     add_verbose_flag(parser)
@@ -291,11 +316,23 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown cell(s) {', '.join(unknown)}; the catalogue has "
                      f"{', '.join(CATALOG)}")
+    tasks = [name for name in TASKS if name in args.tasks]  # prerequisites first
     for cell in cells:
-        for name in args.tasks:
-            row = run(cell, TASKS[name], args.seed, args.max_sequences)
-            print(f"{cell} {name}: {row['outcome']} after {row['sequences']:,} sequences "
-                  f"({row['score']:.1%} right, {row['seconds']} s)", flush=True)
+        for name in tasks:
+            prerequisite = None if args.force else PREREQUISITE.get(name)
+            before = prerequisite and read_results(args.results).get(
+                (cell, prerequisite, args.seed))
+            if prerequisite and before is None:
+                print(f"{cell} {name}: not run: {prerequisite} has no result yet "
+                      f"(run it first, or --force)", flush=True)
+                continue
+            if prerequisite and before["outcome"] != "solved":
+                row = skipped(cell, TASKS[name], args.seed)
+                print(f"{cell} {name}: not run: {prerequisite} was not solved", flush=True)
+            else:
+                row = run(cell, TASKS[name], args.seed, args.max_sequences)
+                print(f"{cell} {name}: {row['outcome']} after {row['sequences']:,} sequences "
+                      f"({row['score']:.1%} right, {row['seconds']} s)", flush=True)
             save_result(args.results, row)
             write_docs(args.results, args.doc)
     if args.write_docs:

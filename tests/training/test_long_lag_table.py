@@ -88,6 +88,7 @@ def test_the_table_shows_success_failure_and_what_is_missing(tmp_path):
     long_lag_table.save_result(path, row("gru", "adding1000", "solved", 12288, 0.992))
     long_lag_table.save_result(path, row("gru", "adding100", "failed", 256000, 0.112))
     long_lag_table.save_result(path, row("mgu", "adding1000", "diverged", 384))
+    long_lag_table.save_result(path, row("janet", "adding1000", "skipped", 0))
     doc.write_text(f"before\n{long_lag_table.TABLE_START}\nold\n{long_lag_table.TABLE_END}\nafter\n")
     long_lag_table.write_docs(path, doc, cells=["gru", "mgu", "janet"])
     text = doc.read_text()
@@ -97,7 +98,10 @@ def test_the_table_shows_success_failure_and_what_is_missing(tmp_path):
     assert "| no (11% right at 256,000) | not run | **12,288** | not run | 1,234 |" in gru
     assert "`KERAS_BACKEND=jax python -m training.long_lag_table --cells gru`" in gru
     assert "diverged at 384" in next(line for line in lines if line.startswith("| `mgu` |"))
-    assert "1 of the 2 cells run so far (`gru`)" in text
+    assert "not run: T = 500 unsolved" in next(line for line in lines
+                                                if line.startswith("| `janet` |"))
+    assert "1 of the 3 cells run so far (`gru`)" in text
+    assert "A cell that did not solve a shorter lag counts as not bridging it." in text
     assert "Not yet run on every task: `gru`, `mgu`, `janet`." in text
     doc.write_text("no markers\n")
     with pytest.raises(ValueError, match="cells.md must hold the markers"):
@@ -110,6 +114,37 @@ def test_the_docs_table_is_the_one_the_results_file_gives(tmp_path):
     long_lag_table.write_docs(long_lag_table.RESULTS, doc)
     assert doc.read_text() == long_lag_table.CELLS_DOC.read_text(), (
         "docs/cells.md's long-lag table is stale: python -m training.long_lag_table --write-docs")
+
+
+def test_longer_lags_wait_for_the_shorter_one_to_be_solved(tmp_path, monkeypatch, capsys):
+    results, doc = tmp_path / "results.csv", tmp_path / "cells.md"
+    doc.write_text(f"{long_lag_table.TABLE_START}\n{long_lag_table.TABLE_END}\n")
+    trained = []
+    solves = {"gru": {"adding100"}, "mgu": set()}
+
+    def fake_run(cell, task, seed=0, max_sequences=None, log=print):
+        trained.append((cell, task.name))
+        return row(cell, task.name, "solved" if task.name in solves[cell] else "failed")
+
+    monkeypatch.setattr(long_lag_table, "run", fake_run)
+    base = ["--results", str(results), "--doc", str(doc)]
+    # adding1000 before any adding500 result: nothing to go on, nothing written.
+    long_lag_table.main(["--cells", "gru", "--tasks", "adding1000", *base])
+    assert trained == [] and not results.exists()
+    assert "adding500 has no result yet" in capsys.readouterr().out
+    # Given in any order, the tasks run shortest first.
+    long_lag_table.main(["--cells", "gru", "mgu", "--tasks", "adding1000", "adding500",
+                         "adding100", *base])
+    assert trained == [("gru", "adding100"), ("gru", "adding500"), ("mgu", "adding100")]
+    outcomes = {key[:2]: value["outcome"] for key, value in
+                long_lag_table.read_results(results).items()}
+    assert outcomes == {("gru", "adding100"): "solved", ("gru", "adding500"): "failed",
+                        ("gru", "adding1000"): "skipped", ("mgu", "adding100"): "failed",
+                        ("mgu", "adding500"): "skipped", ("mgu", "adding1000"): "skipped"}
+    assert "| `mgu` | no (50% right at 4,096) | not run: T = 100 unsolved |" in doc.read_text()
+    # --force runs a long lag whatever came before.
+    long_lag_table.main(["--cells", "mgu", "--tasks", "adding1000", "--force", *base])
+    assert trained[-1] == ("mgu", "adding1000")
 
 
 def test_the_tasks_are_the_issues_columns():
