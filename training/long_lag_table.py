@@ -24,8 +24,8 @@ their papers' figures):
   far below what the cells' papers train for;
 * a cell meets T = 500 only once it has solved T = 100, and T = 1000 only
   once it has solved T = 500 (`--force` runs them anyway): a cell that
-  does not bridge 100 steps in its budget will not bridge 1,000 in a
-  smaller one, and the long runs are most of the table's cost.
+  does not bridge 100 steps in its budget is not expected to bridge 1,000
+  in a smaller one, and the long runs are most of the table's cost.
 
 The table in docs/cells.md was made on the JAX backend
 (`KERAS_BACKEND=jax`), where XLA compiles each cell's whole training step;
