@@ -253,8 +253,8 @@ def table(results, cells, seed=0):
     bridged = [cell for cell in ran if results[(cell, longest.name, seed)]["outcome"] == "solved"]
     summary = (
         f"Bridging 1,000 steps (the adding problem at T = 1000 within "
-        f"{longest.max_sequences:,} sequences): {len(bridged)} of the {len(ran)} cells run "
-        f"so far" + (f" ({', '.join(f'`{cell}`' for cell in bridged)})." if bridged else ".")
+        f"{longest.max_sequences:,} sequences): {len(bridged)} of the {len(ran)} cells with a "
+        f"result there so far" + (f" ({', '.join(f'`{cell}`' for cell in bridged)})." if bridged else ".")
     )
     summary += (" A cell that did not solve a shorter lag counts as not bridging it."
                 if any(results[(cell, longest.name, seed)]["outcome"] == "skipped" for cell in ran)

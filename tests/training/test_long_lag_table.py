@@ -100,7 +100,7 @@ def test_the_table_shows_success_failure_and_what_is_missing(tmp_path):
     assert "diverged at 384" in next(line for line in lines if line.startswith("| `mgu` |"))
     assert "not run: T = 500 unsolved" in next(line for line in lines
                                                 if line.startswith("| `janet` |"))
-    assert "1 of the 3 cells run so far (`gru`)" in text
+    assert "1 of the 3 cells with a result there so far (`gru`)" in text
     assert "A cell that did not solve a shorter lag counts as not bridging it." in text
     assert "Not yet run on every task: `gru`, `mgu`, `janet`." in text
     doc.write_text("no markers\n")
