@@ -1,8 +1,10 @@
 """zoo.layers.min_rnn: minGRU and minLSTM (Feng et al. 2024) against float64
-NumPy references of the paper's equations, the parallel (log-space scan) and
-recurrent forms against each other, long sequences, gradients, argument
-checks, size and SavedModel export."""
+NumPy references of the paper's equations, the parallel (log-space scan),
+chunkwise (blocked linear scan) and recurrent forms against each other, long sequences, gradients, argument
+checks, size and SavedModel export. The chunkwise form runs with chunks
+shorter than the sequences, so that its chunks and its padding are used."""
 
+import itertools
 import re
 from functools import partial
 
@@ -23,6 +25,8 @@ from zoo.layers.min_rnn import MinGRU, MinLSTM
 
 LAYERS = {"min_gru": MinGRU, "min_lstm": MinLSTM}
 layers = pytest.mark.parametrize("name", sorted(LAYERS))
+# Each whole-sequence form, with the arguments that exercise it.
+FORMS = {"parallel": {"mode": "parallel"}, "chunkwise": {"mode": "chunkwise", "chunk_size": 3}}
 
 
 def g(v):
@@ -71,12 +75,13 @@ def as_numpy(tensors):
 
 
 @layers
-@pytest.mark.parametrize("mode", ["parallel", "recurrent"])
-def test_forward_matches_numpy_equations(name, mode):
+@pytest.mark.parametrize("form", [*FORMS, "recurrent"])
+def test_forward_matches_numpy_equations(name, form):
     x, mask = random_sequences()
     h0 = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
     x64 = x.astype("float64")
-    layer = LAYERS[name](3, mode=mode, return_sequences=True)
+    options = FORMS.get(form, {"mode": form})
+    layer = LAYERS[name](3, return_sequences=True, **options)
     share_random_weights([layer], x)
     kernel, bias = weights64(layer)
     np.testing.assert_allclose(
@@ -91,7 +96,7 @@ def test_forward_matches_numpy_equations(name, mode):
         reference(name, x64, kernel, bias, h0=h0.astype("float64")),
         atol=1e-5,
     )
-    backwards = LAYERS[name](3, mode=mode, go_backwards=True)
+    backwards = LAYERS[name](3, go_backwards=True, **options)
     backwards(x)
     backwards.set_weights(layer.get_weights())
     np.testing.assert_allclose(
@@ -103,22 +108,27 @@ def test_forward_matches_numpy_equations(name, mode):
 
 @pytest.mark.jax_slow  # 27 s on JAX
 @layers
-def test_autodiff_gradients_match_numpy_differences(name):
-    layer = LAYERS[name](2, return_sequences=True)
+@pytest.mark.parametrize("form", FORMS)
+def test_autodiff_gradients_match_numpy_differences(name, form):
+    # The chunkwise form's gradient is its own backward scan, not autodiff.
+    layer = LAYERS[name](2, return_sequences=True, **FORMS[form])
     assert_gradients_match_reference(layer, partial(reference, name))
 
 
-def pair(name, **kwargs):
-    """The same layer in both modes, with the same random weights."""
-    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
-    parallel = LAYERS[name](5, mode="parallel", **kwargs)
+def pair(name, form="parallel", **kwargs):
+    """A whole-sequence form and the recurrent form of the same layer, with
+    the same random weights."""
+    x = np.random.default_rng(0).normal(size=(3, 7, 4)).astype("float32")
+    whole = LAYERS[name](5, **FORMS[form], **kwargs)
     recurrent = LAYERS[name](5, mode="recurrent", **kwargs)
-    share_random_weights([parallel, recurrent], x)
-    return x, parallel, recurrent
+    share_random_weights([whole, recurrent], x)
+    return x, whole, recurrent
+
+forms = pytest.mark.parametrize("form", FORMS)
 
 
 MASK = np.array(
-    [[1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [1, 0, 1, 0, 1, 1]], dtype=bool
+    [[1, 1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1, 1], [1, 0, 1, 0, 1, 1, 0]], dtype=bool
 )
 
 
@@ -149,9 +159,10 @@ def mode_gradients(layer, x, **kwargs):
     [{}, {"go_backwards": True, "zero_output_for_mask": True}],
     ids=["forward", "backwards-zero-output"],
 )
-def test_modes_agree_with_masks_and_initial_states(name, options):
-    x, parallel, recurrent = pair(
-        name, return_sequences=True, return_state=True, **options
+@forms
+def test_modes_agree_with_masks_and_initial_states(name, options, form):
+    x, whole, recurrent = pair(
+        name, form, return_sequences=True, return_state=True, **options
     )
     positive = np.abs(np.random.default_rng(1).normal(size=(3, 5))).astype("float32")
     for kwargs in (
@@ -160,43 +171,45 @@ def test_modes_agree_with_masks_and_initial_states(name, options):
         {"mask": MASK, "initial_state": [-positive]},
     ):
         expected = as_numpy(recurrent(x, **kwargs))
-        actual = as_numpy(parallel(x, **kwargs))
+        actual = as_numpy(whole(x, **kwargs))
         for a, e in zip(actual, expected):
             np.testing.assert_allclose(a, e, atol=1e-5)
     # ... and so do their gradients.
     for a, e in zip(
-        mode_gradients(parallel, x, **kwargs),
+        mode_gradients(whole, x, **kwargs),
         mode_gradients(recurrent, x, **kwargs),
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), atol=1e-5)
 
 
 @layers
-def test_stateful_parallel_continues_the_recurrent_form(name):
-    x, parallel, recurrent = pair(name, return_sequences=True)
-    whole = as_numpy(recurrent(x))[0]
-    stateful = LAYERS[name](5, stateful=True, return_sequences=True)
+@forms
+def test_stateful_whole_sequence_forms_continue_the_recurrent_form(name, form):
+    x, whole, recurrent = pair(name, form, return_sequences=True)
+    expected = as_numpy(recurrent(x))[0]
+    stateful = LAYERS[name](5, stateful=True, return_sequences=True, **FORMS[form])
     stateful(x[:, :2])
-    stateful.set_weights(parallel.get_weights())
+    stateful.set_weights(whole.get_weights())
     stateful.reset_state()
     head = as_numpy(stateful(x[:, :2]))[0]
     tail = as_numpy(stateful(x[:, 2:]))[0]
-    np.testing.assert_allclose(np.concatenate([head, tail], 1), whole, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([head, tail], 1), expected, atol=1e-5)
 
 
 @layers
-def test_dropout_drops_the_same_inputs_in_both_modes(name):
-    x, parallel, recurrent = pair(name, dropout=0.5, seed=4)
-    a = as_numpy(parallel(x, training=True))[0]
+@forms
+def test_dropout_drops_the_same_inputs_in_each_form(name, form):
+    x, whole, recurrent = pair(name, form, dropout=0.5, seed=4)
+    a = as_numpy(whole(x, training=True))[0]
     b = as_numpy(recurrent(x, training=True))[0]
     np.testing.assert_allclose(a, b, atol=1e-5)
-    assert not np.allclose(a, as_numpy(parallel(x))[0], atol=1e-4)
+    assert not np.allclose(a, as_numpy(whole(x))[0], atol=1e-4)
 
 
 @pytest.mark.jax_slow  # 13 s on JAX
 def test_long_sequences_with_strong_memory_stay_exact():
     # T = 2,000 with gates near 1 (a_t ≈ 0.98): the recurrent form (one
-    # graph), the parallel scan, and float64 NumPy all agree.
+    # graph), both whole-sequence forms, and float64 NumPy all agree.
     steps = 2000
     x = np.random.default_rng(3).normal(size=(2, steps, 4)).astype("float32")
     inputs = keras.Input((steps, 4))
@@ -212,32 +225,36 @@ def test_long_sequences_with_strong_memory_stay_exact():
         layer.set_weights([kernel, np.repeat(bias, 3)])
     with keras_loop():  # Keras's loop: no XLA program to compile here
         expected = model.predict(x, verbose=0)
-    for name, layer, recurrent_outputs in zip(sorted(LAYERS), recurrent, expected):
-        parallel = LAYERS[name](3, return_sequences=True)
-        parallel(x[:, :1])
-        parallel.set_weights(layer.get_weights())
-        outputs = as_numpy(parallel(x))[0]
+    for (name, layer, recurrent_outputs), mode in itertools.product(
+        zip(sorted(LAYERS), recurrent, expected), ["parallel", "chunkwise"]
+    ):
+        whole = LAYERS[name](3, mode=mode, return_sequences=True)
+        whole(x[:, :1])
+        whole.set_weights(layer.get_weights())
+        outputs = as_numpy(whole(x))[0]
         assert np.all(np.isfinite(outputs))
         np.testing.assert_allclose(outputs, recurrent_outputs, atol=1e-4)
         numpy_outputs = reference(name, x.astype("float64"), *weights64(layer))
         np.testing.assert_allclose(outputs, numpy_outputs, atol=1e-4)
         # With ordinary forgetting (zero biases) log Π a reaches about -10³;
-        # the scan of pairs keeps float32 precision all the same.
+        # the scan of pairs (and the linear scan) keep float32 precision
+        # all the same.
         kernel, bias = layer.get_weights()
-        parallel.set_weights([kernel, np.zeros_like(bias)])
+        whole.set_weights([kernel, np.zeros_like(bias)])
         np.testing.assert_allclose(
-            as_numpy(parallel(x))[0],
-            reference(name, x.astype("float64"), *weights64(parallel)),
+            as_numpy(whole(x))[0],
+            reference(name, x.astype("float64"), *weights64(whole)),
             atol=1e-5,
         )
 
 
 @layers
-def test_masked_steps_give_finite_gradients(name):
-    x, parallel, _ = pair(name)
+@forms
+def test_masked_steps_give_finite_gradients(name, form):
+    x, whole, _ = pair(name, form)
     mask = MASK.copy()
     mask[0] = False  # a row with no real step at all
-    grads = mode_gradients(parallel, x, mask=mask)
+    grads = mode_gradients(whole, x, mask=mask)
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
@@ -270,6 +287,7 @@ def test_parameter_count(name):
         ({"units": 4, "use_bias": "yes"}, "use_bias='yes'"),
         ({"units": 4, "dropout": 1.0}, "dropout=1.0"),
         ({"units": 4, "mode": "scan"}, "mode='scan'"),
+        ({"units": 4, "chunk_size": 0}, "chunk_size=0"),
     ],
 )
 def test_bad_arguments_name_the_value(name, kwargs, message):
@@ -302,14 +320,16 @@ def test_export_uses_core_tensorflow_ops_only(tmp_path):
 
 
 @pytest.mark.tensorflow_only
-def test_graphs_of_unknown_length_scan_by_doubling():
+@forms
+def test_graphs_of_unknown_length_scan_by_doubling(form):
     # A graph traced for any length (as exported or fed by padded batches)
-    # takes the doubling loop; it equals the associative scan, gradients too.
+    # takes the doubling loop (the chunkwise form, over its chunks); it
+    # equals the scan of a known length, gradients too.
     import tensorflow as tf
 
     x = np.random.default_rng(6).normal(size=(2, 7, 3)).astype("float32")
     h0 = np.random.default_rng(7).normal(size=(2, 4)).astype("float32")
-    layer = MinLSTM(4, return_sequences=True)
+    layer = MinLSTM(4, return_sequences=True, **FORMS[form])
     share_random_weights([layer], x)
 
     def outputs_and_gradients(x):
