@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo.layers.parallel import ParallelRNN, hold_masked_outputs, prefix_scan
+from zoo.layers.parallel import ParallelRNN, hold_masked_outputs, linear_scan, prefix_scan
 from zoo.layers.rnn import RecurrentCell
 
 
@@ -154,3 +154,78 @@ def test_prefix_scan_of_unknown_length_equals_the_static_scan():
     )
     np.testing.assert_array_equal(dynamic(values).numpy(), static)
     np.testing.assert_array_equal(static, np.maximum.accumulate(values, axis=1))
+
+
+def linear_recurrence64(a, b, h_0):
+    """h_t = a_t h_{t-1} + b_t, one step at a time, in float64."""
+    h, outputs = h_0.astype("float64"), []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+@pytest.mark.parametrize(
+    "steps, chunk_size",
+    # one chunk; whole chunks; a padded last chunk; more chunks than a
+    # chunk's length (the chunks' own recurrence chunked again)
+    [(5, 8), (12, 4), (13, 4), (40, 3)],
+)
+def test_linear_scan_and_its_gradients_follow_the_recurrence(steps, chunk_size):
+    rng = np.random.default_rng(steps)
+    # a of any sign and size: the blocked scan assumes nothing of it
+    a = rng.uniform(-1.1, 1.1, size=(2, steps, 3)).astype("float32")
+    b = rng.normal(size=(2, steps, 3)).astype("float32")
+    h_0 = rng.normal(size=(2, 3)).astype("float32")
+    h = linear_scan(a, b, h_0, chunk_size)
+    expected = linear_recurrence64(a, b, h_0)
+    np.testing.assert_allclose(ops.convert_to_numpy(h), expected, rtol=1e-4, atol=1e-5)
+    # ∂(Σ w ⊙ h)/∂(a, b, h_0) against central differences in float64
+    w = rng.normal(size=h.shape)
+
+    def loss64(a, b, h_0):
+        return float(np.sum(w * linear_recurrence64(a, b, h_0)))
+
+    gradients = _gradients(lambda a, b, h_0: ops.sum(w * linear_scan(a, b, h_0, chunk_size)),
+                           [a, b, h_0])
+    for index, (value, gradient) in enumerate(zip([a, b, h_0], gradients)):
+        numeric = np.zeros(value.shape)
+        for position in np.ndindex(value.shape):
+            shifted = [v.astype("float64") for v in (a, b, h_0)]
+            shifted[index][position] += 1e-6
+            up = loss64(*shifted)
+            shifted[index][position] -= 2e-6
+            numeric[position] = (up - loss64(*shifted)) / 2e-6
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-3, atol=1e-4)
+
+
+def _gradients(function, values):
+    """The gradients of a scalar `function` of `values`, on either backend."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(function, argnums=(0, 1, 2))(*values)]
+    import tensorflow as tf
+
+    variables = [tf.constant(v) for v in values]
+    with tf.GradientTape() as tape:
+        tape.watch(variables)
+        value = function(*variables)
+    return [g.numpy() for g in tape.gradient(value, variables)]
+
+
+@pytest.mark.tensorflow_only
+def test_linear_scan_of_unknown_length_equals_the_static_scan():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0, 1, size=(2, 11, 3)).astype("float32")
+    b = rng.normal(size=(2, 11, 3)).astype("float32")
+    h_0 = rng.normal(size=(2, 3)).astype("float32")
+    dynamic = tf.function(
+        lambda a, b: linear_scan(a, b, h_0, 3),
+        input_signature=[tf.TensorSpec((None, None, 3))] * 2,
+    )
+    np.testing.assert_allclose(
+        dynamic(a, b).numpy(), linear_recurrence64(a, b, h_0), rtol=1e-5, atol=1e-6
+    )
