@@ -19,6 +19,11 @@ written to a temporary sibling and renamed into place, each backup records
 its weights' SHA-256, and `resume_point` decides before anything is built
 which state a run resumes from, so the weights, the data order and the run
 state always agree.
+
+`TimeLimit` stops a run after a budget of training time
+(`python -m training.train --max-seconds N`) and measures that time for
+every run; `RunState` records it per epoch, so a resumed run goes on with
+what is left of its budget.
 """
 
 import hashlib
@@ -111,6 +116,13 @@ def read_run_state(run_dir):
             f"got {json.dumps(saved)[:80]}. {advice}"
         )
     return {"history": history, "finished": saved.get("finished") is True}
+
+
+def training_seconds(history):
+    """The training seconds of a run's recorded epochs, as `TimeLimit` counts
+    them. An epoch recorded before `TimeLimit` existed counts its whole
+    `seconds` (validation included): a resumed budget then errs short."""
+    return float(sum(h.get("training_seconds", h["seconds"]) for h in history))
 
 
 # --- Backup and resume --------------------------------------------------------
@@ -279,15 +291,21 @@ class RunState(keras.callbacks.Callback):
             recorded for later epochs (lost with the kill) is dropped.
         write: Whether this process writes the state and the best model (the
             chief of a multi-worker run does; the other workers only read).
+        time_limit: The run's `TimeLimit`, or None. Each epoch's record then
+            holds its `training_seconds` and whether the budget ran out in it
+            (`time_limit_reached`), and the clock starts from the training
+            seconds of the epochs kept: a resumed run gets what is left.
 
     Raises:
         RunStateError: `run_state.json` is damaged or lacks epochs before
             `start_epoch`, or the best model it records is missing or damaged.
     """
 
-    def __init__(self, run_dir, monitor, mode, patience, start_epoch=0, write=True):
+    def __init__(self, run_dir, monitor, mode, patience, start_epoch=0, write=True,
+                 time_limit=None):
         super().__init__()
         self.write = write
+        self.time_limit = time_limit
         if mode not in ("max", "min"):
             raise ValueError(f"Argument `mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.run_dir = pathlib.Path(run_dir)
@@ -311,6 +329,10 @@ class RunState(keras.callbacks.Callback):
             )
         if self.best_epoch is not None:  # None: no epoch has improved (all NaN)
             self._check_best_model()
+        if time_limit is not None:
+            # Epochs dropped above (trained after the backup a kill left) are
+            # trained again, so their time is not spent.
+            time_limit.spent = self.training_seconds
 
     def _check_best_model(self):
         """The checkpoint the history calls best must be there, whole: it is
@@ -338,6 +360,16 @@ class RunState(keras.callbacks.Callback):
         self.finished = True
         if self.write:
             write_json_atomically(self.state_path, {"history": self.history, "finished": True})
+
+    @property
+    def training_seconds(self):
+        """Training seconds of the recorded epochs (`training_seconds()`)."""
+        return training_seconds(self.history)
+
+    @property
+    def time_was_up(self):
+        """Whether the run's time limit ran out (in its last recorded epoch)."""
+        return bool(self.history) and self.history[-1].get("time_limit_reached", False)
 
     @property
     def best(self):
@@ -391,21 +423,113 @@ class RunState(keras.callbacks.Callback):
             temporary = self.best_path.with_name(".best.tmp.keras")
             self.model.save(temporary)
             os.replace(temporary, self.best_path)
-        self.history.append(
-            {
-                "epoch": epoch,
-                "logs": logs,
-                "seconds": seconds,
-                "best": value if improved else self.best,
-                "best_epoch": epoch if improved else self.best_epoch,
-                "wait": wait,
-                "seed_states": [np.asarray(v).tolist() for v in self._seed_states()],
-            }
-        )
+        record = {
+            "epoch": epoch,
+            "logs": logs,
+            "seconds": seconds,
+            "best": value if improved else self.best,
+            "best_epoch": epoch if improved else self.best_epoch,
+            "wait": wait,
+            "seed_states": [np.asarray(v).tolist() for v in self._seed_states()],
+        }
+        if self.time_limit is not None:
+            # What a resumed run's budget is counted from (`spent`), and what
+            # tells --resume that a run whose time was up is finished.
+            record["training_seconds"] = self.time_limit.epoch_seconds
+            record["time_limit_reached"] = self.time_limit.reached
+        self.history.append(record)
         if self.write:
             write_json_atomically(self.state_path, {"history": self.history})
         if self.patience is not None and wait >= self.patience:
             self.model.stop_training = True
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training once it has trained for `max_seconds`; measures it.
+
+    Training time runs from the start of each epoch to the end of its last
+    training batch. Validation (between `on_test_begin` and `on_test_end`,
+    which `fit` calls inside the epoch) and the end-of-epoch work (the best
+    checkpoint, the backup) are not counted, so that runs compared at equal
+    training time had equal time to learn, whatever their validation set or
+    disk costs. The first batch's tracing and compiling is counted: a run
+    pays for it.
+
+    At the end of the batch that reaches the budget, `model.stop_training`
+    is set: `fit` (and `custom_loop.fit_distributed`) then validate that
+    partial epoch and end it with `on_epoch_end`, so `RunState` records it
+    and keeps its model if it is the best, and training ends.
+
+    Args:
+        max_seconds: The budget, in seconds; None measures without stopping.
+        spent: Training seconds spent before (a resumed run's recorded
+            epochs; `RunState` sets it from the history it keeps).
+        clock: A monotonic clock in seconds; None: `TimeLimit.clock`
+            (`time.monotonic`). Tests inject a fake.
+
+    Raises:
+        ValueError: `max_seconds` is not a positive, finite number or None.
+    """
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, max_seconds=None, spent=0.0, clock=None):
+        super().__init__()
+        if max_seconds is not None and not (
+            isinstance(max_seconds, (int, float))
+            and not isinstance(max_seconds, bool)
+            and math.isfinite(max_seconds)
+            and max_seconds > 0
+        ):
+            raise ValueError(
+                f"Argument `max_seconds` must be a positive number of seconds or None. "
+                f"Received: max_seconds={max_seconds!r}"
+            )
+        self.max_seconds = max_seconds
+        self.spent = float(spent)  # seconds of the epochs before the current one
+        self.epoch_seconds = 0.0  # seconds of the current (or last) epoch
+        self.stopped = False  # whether this callback stopped training
+        if clock is not None:
+            self.clock = clock
+        self._mark = None  # when the counted stretch began; None while paused
+
+    @property
+    def seconds(self):
+        """Training seconds in all, the current epoch's included."""
+        return self.spent + self.epoch_seconds
+
+    @property
+    def reached(self):
+        """Whether the budget is used up."""
+        return self.max_seconds is not None and self.seconds >= self.max_seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # The last epoch is folded in here rather than in on_epoch_end, so
+        # that RunState reads its `epoch_seconds` in on_epoch_end whatever
+        # the callbacks' order.
+        self.spent += self.epoch_seconds
+        self.epoch_seconds = 0.0
+        self._mark = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = self.clock()
+        if self._mark is not None:
+            self.epoch_seconds += now - self._mark
+        self._mark = now
+        if self.reached:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_test_begin(self, logs=None):
+        self._mark = None  # validation is not training time
+
+    def on_test_end(self, logs=None):
+        self._mark = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        # From the last batch to here (validation, others' epoch-end work)
+        # is not counted; `epoch_seconds` stays for RunState to record.
+        self._mark = None
 
 
 class StopOnNaN(keras.callbacks.Callback):

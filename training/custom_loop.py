@@ -7,8 +7,10 @@ This is the loop TensorFlow's distributed-training guide writes instead:
 replica's loss summed and divided by the weight of the *global* batch
 (examples for a classifier, real target tokens for a translator), gradients
 all-reduced by the optimizer under the strategy. It drives the same Keras callbacks as
-`fit` (run state, backup and restore, TensorBoard, NaN stop), so the CLI,
-checkpoints and resumption behave as in a single-process run.
+`fit` (run state, backup and restore, TensorBoard, NaN stop, time limit), so the CLI,
+checkpoints and resumption behave as in a single-process run: a callback that
+sets `model.stop_training` in a batch ends the epoch there, which is then
+validated and ended with `on_epoch_end`, and training ends, as under `fit`.
 """
 
 import keras
@@ -55,7 +57,9 @@ def fit_distributed(
             `(x, y)` or `(x, y, sample_weight)`.
         validation_dataset: Global batches of the validation set, alike.
         callbacks: Keras callbacks; they see `loss`, `accuracy`, `val_loss`
-            and `val_accuracy`, as under `fit`.
+            and `val_accuracy`, as under `fit`. A stop one worker's callbacks
+            ask for after a batch (`model.stop_training`) stops every worker
+            after that batch.
     """
     optimizer = model.optimizer
 
@@ -82,6 +86,16 @@ def fit_distributed(
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
 
     @tf.function
+    def any_worker(flag):
+        # A stop decided from one worker's own state (the chief's clock in
+        # `TimeLimit`) must stop all of them after the same batch: a worker
+        # going on alone would wait for the others in its next all-reduce
+        # forever. One scalar all-reduce a step; SUM, which every
+        # cross-device implementation supports.
+        flags = strategy.run(lambda: tf.identity(flag))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)
+
+    @tf.function
     def validation_step(batch):
         results = strategy.run(lambda *b: _weighted_sums(model, b, False), args=batch)
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
@@ -105,7 +119,8 @@ def fit_distributed(
             callback_list.on_train_batch_begin(batch)
             sums = [total + float(value) for total, value in zip(sums, train_step(iterator))]
             callback_list.on_train_batch_end(batch, epoch_logs(sums))
-            if model.stop_training:
+            if float(any_worker(tf.constant(float(bool(model.stop_training))))) > 0:
+                model.stop_training = True
                 break
         logs = epoch_logs(sums)
         validation_sums = [0.0, 0.0, 0.0]

@@ -21,7 +21,7 @@ from training.config import ConfigError
 from training.custom_loop import fit_distributed
 from training.distribute import StrategyError, is_chief, make_strategy
 from training.tasks import TASKS
-from training.train import FINGERPRINT_KEY, resolve_entry
+from training.train import FINGERPRINT_KEY, TIME_LIMIT_KEY, check_time_limit, resolve_entry
 from zoo.data.classification import default_sarcasm_path
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
@@ -41,10 +41,14 @@ def resolve_config(args):
         saved = pathlib.Path(args.out) / "config.json"
         if not saved.exists():
             raise TrainingError(f"--resume: {args.out} holds no config.json; is it a run directory?")
-        if args.set or args.epochs or args.batch_size:
-            raise TrainingError("--resume continues a run as configured; drop --set/--epochs/--batch-size")
+        if args.set or args.epochs or args.batch_size or args.max_seconds:
+            # The time limit included: the run goes on with what is left of
+            # the budget it recorded.
+            raise TrainingError("--resume continues a run as configured; drop "
+                                "--set/--epochs/--batch-size/--max-seconds")
         config = run_callbacks.read_json(saved)
         check_config(config, args.entry)
+        check_time_limit(config, saved)
         return config, saved
     config, path, recorded = resolve_entry(args)
     check_config(config, args.entry)
@@ -264,6 +268,8 @@ def train(args):
                 "devices": [d.name for d in tf.config.list_logical_devices()],
                 "started": datetime.datetime.now().isoformat(timespec="seconds"),
                 "resumed": bool(args.resume),
+                # Per ensemble member; None: no time limit.
+                "max_seconds": config.get(TIME_LIMIT_KEY),
             },
         )
 
@@ -313,9 +319,16 @@ def fit_run(strategy, run, model, run_dir, chief, start=None):
     training = run.config["training"]
     epochs, batch_size = training["epochs"], training["batch_size"]
     start_epoch, weights = start if start is not None else start_epoch_of(run_dir)
-    state, nan_stop, callback_list = make_callbacks(run_dir, training, start_epoch, weights, chief)
+    max_seconds = run.config.get(TIME_LIMIT_KEY)
+    state, nan_stop, callback_list = make_callbacks(
+        run_dir, training, start_epoch, weights, chief, max_seconds)
+    time_limit = state.time_limit
     backup_dir = run_dir / run_callbacks.BACKUP_DIR
-    if state.finished or start_epoch >= epochs or (state.history and _stopped_early(state, training)):
+    if (state.finished or start_epoch >= epochs
+            or (state.history and _stopped_early(state, training))
+            # Killed after the epoch in which its time ran out was backed up.
+            # (What run_state.json records, which every worker reads alike.)
+            or state.time_was_up):
         print(f"{run_dir} had already finished training; writing its outputs.")
         if chief and not state.finished:
             state.mark_finished()
@@ -341,14 +354,24 @@ def fit_run(strategy, run, model, run_dir, chief, start=None):
         # backup, which --resume does not train again.
         state.mark_finished()
         run_callbacks.remove_backup(backup_dir)
+    if time_limit.stopped:
+        print(f"Time limit reached: {time_limit.seconds:.1f} s of training "
+              f"(max_seconds {max_seconds:g}); stopped in epoch {len(state.history)} "
+              f"of {epochs}", flush=True)
     print(f"Trained in {time.time() - started:.0f} s", flush=True)
     return state
 
 
-def make_callbacks(run_dir, training, start_epoch, weights, chief):
+def make_callbacks(run_dir, training, start_epoch, weights, chief, max_seconds=None):
     """`(run state, NaN stop, all callbacks)` of a run resuming at
-    `start_epoch` from the backup `weights`; the chief writes."""
+    `start_epoch` from the backup `weights`; the chief writes. The run
+    state's `time_limit` stops training after `max_seconds` (None: never)
+    and measures it in every run."""
     monitor = training["monitor"]
+    # The chief's clock is the run's: it records the time and the stop, so
+    # the other workers of a multi-worker run only measure, and stop with
+    # it (`custom_loop.fit_distributed`).
+    time_limit = run_callbacks.TimeLimit(max_seconds if chief else None)
     state = run_callbacks.RunState(
         run_dir,
         monitor,
@@ -356,10 +379,12 @@ def make_callbacks(run_dir, training, start_epoch, weights, chief):
         training["early_stopping_patience"],
         start_epoch=start_epoch,
         write=chief,
+        time_limit=time_limit,  # counts on from the epochs it keeps
     )
     nan_stop = run_callbacks.StopOnNaN()
     callback_list = [
         nan_stop,
+        time_limit,
         # RunState before the backup: a kill between the two redoes the
         # epoch, and RunState drops what it had recorded for it.
         state,
@@ -373,6 +398,9 @@ def make_callbacks(run_dir, training, start_epoch, weights, chief):
 def fit(strategy, model, run, callback_list, epochs, batch_size, start_epoch):
     """`model.fit`, or its custom-loop twin under MultiWorkerMirroredStrategy."""
     train_dataset = run.train_dataset(batch_size, start_epoch, epochs)
+    # A task's own callbacks (optional), first: e.g. a language model's
+    # reset of its carried states as an epoch or a validation pass begins.
+    callback_list = [*getattr(run, "callbacks", list)(), *callback_list]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         fit_distributed(
             strategy,
@@ -419,6 +447,11 @@ def finish_member(run, state, run_dir, entry):
     metrics["best_epoch"] = state.best_epoch + 1
     metrics["epochs_run"] = len(state.history)
     metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in state.history]))
+    # Whether the run was time-limited and how long it trained, so that runs
+    # can be compared at equal training time.
+    metrics["training_seconds"] = state.training_seconds
+    metrics["max_seconds"] = run.config.get(TIME_LIMIT_KEY)
+    metrics["stopped_by_time_limit"] = state.time_was_up
     run_callbacks.plot_learning_curves(
         state.history, run_dir / "learning_curves.png", f"{entry}: learning curves"
     )
@@ -438,12 +471,22 @@ def finish_ensemble(run, member_dirs, run_dir):
     metrics = run.evaluate(ensemble)
     member_metrics = [run_callbacks.read_json(d / "metrics.json") for d in member_dirs]
     metrics["members"] = [
-        {k: m[k] for k in ("accuracy", "macro_f1", "best_epoch", "epochs_run")}
+        {
+            **{k: m[k] for k in ("accuracy", "macro_f1", "best_epoch", "epochs_run")},
+            # .get: members finished before these were recorded lack them.
+            "training_seconds": m.get("training_seconds"),
+            "stopped_by_time_limit": m.get("stopped_by_time_limit", False),
+        }
         for m in member_metrics
     ]
     metrics["best_epoch"] = [m["best_epoch"] for m in member_metrics]
     metrics["epochs_run"] = [m["epochs_run"] for m in member_metrics]
     metrics["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in member_metrics]))
+    # The time limit is each member's; the ensemble trained for their sum.
+    seconds = [m["training_seconds"] for m in metrics["members"]]
+    metrics["training_seconds"] = None if None in seconds else float(sum(seconds))
+    metrics["max_seconds"] = run.config.get(TIME_LIMIT_KEY)
+    metrics["stopped_by_time_limit"] = any(m["stopped_by_time_limit"] for m in metrics["members"])
     run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
     run.inference_model(ensemble).save(run_dir / "model.keras")
     shown = ", ".join(f"{m['accuracy']:.4f}" for m in member_metrics)
