@@ -122,4 +122,51 @@ ADDING = {
 }
 
 
-TASK_DEFAULTS = {"classification": CLASSIFICATION, "translation": TRANSLATION, "adding": ADDING}
+LANGUAGE_MODEL = {
+    "task": "language_model",
+    "data": {
+        "path": None,  # a UTF-8 text file (required: --data or data.path)
+        "validation_fraction": 0.1,  # the file's tail, from a line start
+    },
+    "preprocessing": {
+        "level": "char",  # char | word
+        "max_tokens": None,  # None: every token of the training text
+    },
+    "model": {
+        "cell": "lstm",
+        "cell_options": {},
+        "units": 256,
+        "num_layers": 2,
+        "embedding_dim": 128,
+        "dropout": 0.0,  # locked dropout on embeddings, between layers, before the output
+        "tie_embeddings": False,
+    },
+    "training": {
+        "epochs": 10,
+        "batch_size": 64,
+        "sequence_length": 128,  # tokens per window (truncated BPTT length)
+        "stateful": True,  # carry states across windows of a stream (else: independent windows)
+        "learning_rate": 0.002,
+        "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
+        "clipnorm": 1.0,
+        "early_stopping_patience": 3,
+        "monitor": "val_loss",
+        "seed": 1337,
+    },
+    "generation": {  # the samples in metrics.json and the model card
+        "prompt": "",  # "" starts after a line end
+        "length": 300,
+        "temperature": 0.8,
+        "top_k": 0,
+        "top_p": 1.0,
+        "samples": 3,
+    },
+}
+
+
+TASK_DEFAULTS = {
+    "classification": CLASSIFICATION,
+    "translation": TRANSLATION,
+    "adding": ADDING,
+    "language_model": LANGUAGE_MODEL,
+}

@@ -9,6 +9,10 @@
 - `translator_preprocessor.py`: raw sentence pairs <-> token ids,
   `translate`.
 - `translation_metrics.py`: corpus BLEU and chrF (sacrebleu).
+- `language_model.py`: `LanguageModel` (token ids -> next-token logits),
+  priming, O(1)-per-token stepping and sampling, log-likelihood.
+- `language_model_preprocessor.py`: text <-> token ids at character or word
+  level, and `TextLanguageModel` (text in, generated text or scores out).
 - `paper_1997.py`: the networks of the 1997 LSTM paper's experiments, as
   presets (plain data) and a builder.
 - `sequence_regressor.py`: real-valued sequences -> recurrent stack ->
@@ -18,12 +22,19 @@ Importing this package registers every zoo class and function a saved
 `.keras` file may name.
 """
 
-from zoo.models import text_classifier_preprocessor, translator_preprocessor
+from zoo.models import (
+    language_model_preprocessor,
+    text_classifier_preprocessor,
+    translator_preprocessor,
+)
+from zoo.models.language_model import LanguageModel
 from zoo.models.text_classifier import AttentionPooling, TextClassifier
 from zoo.models.translator import Translator
 
 __all__ = [
     "AttentionPooling",
+    "LanguageModel",
+    "language_model_preprocessor",
     "TextClassifier",
     "Translator",
     "text_classifier_preprocessor",

@@ -1,0 +1,172 @@
+"""The language_model task: batches of a stream, a whole run, generation
+from it, and the losses it reports."""
+
+import copy
+import json
+import math
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from training import generate, train
+from training.defaults import TASK_DEFAULTS
+from training.tasks import language_model as task
+from zoo.models.language_model import LanguageModel
+
+pytestmark = pytest.mark.tensorflow_only
+
+TINY_LM = """
+task: language_model
+preprocessing: {level: char}
+model: {cell: gru, units: 16, num_layers: 1, embedding_dim: 8}
+training: {epochs: 2, batch_size: 4, sequence_length: 16, learning_rate: 0.01}
+generation: {prompt: "the ", length: 12, samples: 2}
+"""
+
+
+def verse(lines=200):
+    """A learnable stream: counting rhymes over a few words."""
+    words = ["the cat", "a dog", "my hat", "one log"]
+    return "".join(f"{words[i % 4]} sat on {words[(i * 3 + 1) % 4]}\n" for i in range(lines))
+
+
+def config(**training):
+    resolved = copy.deepcopy(TASK_DEFAULTS["language_model"])
+    resolved["training"].update({"batch_size": 3, "sequence_length": 5, **training})
+    return resolved
+
+
+def test_stateful_batches_continue_each_row_of_the_stream():
+    run = task.Run(config(), *task.split_text(verse(), 0.2))
+    inputs, targets = run._epoch(0, 3)
+    offset = run._epoch_offset(0)
+    rows = (len(run.train_ids) - offset) // 3
+    for row in range(3):
+        # Row b of consecutive batches reads one contiguous stretch.
+        stretch = np.concatenate([batch[row] for batch in inputs])
+        start = offset + row * rows
+        np.testing.assert_array_equal(stretch, run.train_ids[start:start + len(stretch)])
+    np.testing.assert_array_equal(targets[:, :, :-1], inputs[:, :, 1:])
+    np.testing.assert_array_equal(targets[0, :, -1], inputs[1, :, 0])
+
+
+def test_every_epoch_cuts_the_same_number_of_batches_from_its_own_offset():
+    for stateful in (True, False):
+        run = task.Run(config(stateful=stateful), *task.split_text(verse(), 0.2))
+        offsets = {run._epoch_offset(epoch) for epoch in range(6)}
+        assert len(offsets) > 1  # windows straddle new boundaries
+        steps = run.steps_per_epoch(3)
+        for epoch in range(6):
+            inputs, targets = run._epoch(epoch, 3)
+            assert inputs.shape == targets.shape == (steps, 3, 5)
+        batches = list(run.train_dataset(3, 1, 3).as_numpy_iterator())
+        assert len(batches) == 2 * steps
+        np.testing.assert_array_equal(batches[0][0], run._epoch(1, 3)[0][0])
+
+
+def test_independent_windows_are_shuffled_and_targets_shift_by_one():
+    run = task.Run(config(stateful=False), *task.split_text(verse(), 0.2))
+    inputs, targets = run._epoch(0, 3)
+    np.testing.assert_array_equal(targets[..., :-1], inputs[..., 1:])
+    first = inputs.reshape(-1, 5)
+    starts = [np.flatnonzero(np.all(
+        np.lib.stride_tricks.sliding_window_view(run.train_ids, 5) == w, axis=1))[0]
+        for w in first[:6]]
+    assert starts != sorted(starts)
+
+
+def test_stream_loss_equals_the_mean_token_loss_of_one_read():
+    tokenizer_run = task.Run(config(), *task.split_text(verse(40), 0.5))
+    model = LanguageModel(tokenizer_run.tokenizer.vocabulary_size, cell="lstm", units=8,
+                          num_layers=2, embedding_dim=4)
+    ids = tokenizer_run.validation_ids[:60]
+    logits = keras.ops.convert_to_numpy(model(ids[None, :-1]))[0]
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.mean(log_probs[np.arange(59), ids[1:]])
+    # Windows of 7 carry the state: the same as reading all 59 at once.
+    assert task.stream_loss(model, ids, 7) == pytest.approx(expected, rel=1e-5)
+
+
+def test_too_little_text_for_one_batch_is_named():
+    with pytest.raises(ValueError, match="validation text has .* fewer than one batch"):
+        task.Run(config(batch_size=8, sequence_length=50), "abc " * 1000, "abc abc\n")
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory):
+    """One finished tiny run, shared by the tests that read it."""
+    root = tmp_path_factory.mktemp("lm")
+    (root / "tiny.yaml").write_text(TINY_LM)
+    (root / "verse.txt").write_text(verse(300))
+    out = root / "run"
+    assert train.main([str(root / "tiny.yaml"), "--data", str(root / "verse.txt"),
+                       "--out", str(out)]) == 0
+    return out
+
+
+def test_a_run_learns_and_reports_nats_bits_and_perplexity(lm_run):
+    metrics = json.loads((lm_run / "metrics.json").read_text())
+    history = json.loads((lm_run / "run_state.json").read_text())["history"]
+    assert history[-1]["logs"]["val_loss"] < history[0]["logs"]["val_loss"]
+    # far below a uniform guess over the vocabulary
+    assert metrics["loss"] < 0.7 * math.log(metrics["vocabulary_size"])
+    assert metrics["bits_per_token"] == pytest.approx(metrics["loss"] / math.log(2))
+    assert metrics["perplexity"] == pytest.approx(math.exp(metrics["loss"]))
+    # windows read from scratch see less context than the stream
+    assert metrics["loss_windows_64"] > metrics["loss"]
+    assert [len(s["text"]) for s in metrics["samples"]] == [12, 12]
+    vocabulary = json.loads((lm_run / "vocabulary.json").read_text())
+    assert vocabulary[:2] == ["", "[UNK]"] and "\n" in vocabulary
+
+
+def test_generate_continues_the_prompt_from_the_run(lm_run, capsys):
+    arguments = [str(lm_run), "--prompt", "the cat", "--length", "30", "--seed", "2",
+                 "--temperature", "0.5"]
+    assert generate.main(arguments) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("the cat") and len(first.rstrip("\n")) >= len("the cat") + 20
+    assert generate.main(arguments) == 0
+    assert capsys.readouterr().out == first  # the same seed, the same text
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--length", "0"], "--length must be at least 1. Received: 0"),
+        (["--top-p", "1.5"], r"--top-p must be in \(0, 1\]. Received: 1.5"),
+        (["--temperature", "-1"], "--temperature must be at least 0. Received: -1.0"),
+    ],
+)
+def test_bad_generation_options_are_named(tmp_path, capsys, arguments, message):
+    with pytest.raises(SystemExit):
+        generate.main([str(tmp_path), *arguments])
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_generate_refuses_a_directory_without_a_model(tmp_path, capsys):
+    assert generate.main([str(tmp_path)]) == 2
+    assert "holds no model.keras" in capsys.readouterr().err
+
+
+def test_a_language_model_run_needs_a_text_file(tmp_path, capsys):
+    (tmp_path / "tiny.yaml").write_text(TINY_LM)
+    assert train.main([str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "run")]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_a_stateful_run_zeroes_its_states_where_a_stream_starts_over():
+    run = task.Run(config(), *task.split_text(verse(), 0.2))
+    assert [type(c).__name__ for c in run.callbacks()] == ["ResetStates"]
+    assert task.Run(config(stateful=False), *task.split_text(verse(), 0.2)).callbacks() == []
+    model = run.build_model()
+    reset = run.callbacks()[0]
+    reset.set_model(model)
+    for hook in (reset.on_epoch_begin, reset.on_test_begin, reset.on_test_end):
+        model(run._epoch(0, 3)[0][0])
+        carried = [keras.ops.convert_to_numpy(s) for s in model.recurrent[0].states]
+        assert any(np.abs(s).max() > 0 for s in carried)
+        hook(0)
+        assert all(np.abs(keras.ops.convert_to_numpy(s)).max() == 0
+                   for s in model.recurrent[0].states)
