@@ -125,8 +125,10 @@ ADDING = {
 LANGUAGE_MODEL = {
     "task": "language_model",
     "data": {
-        "path": None,  # a UTF-8 text file (required: --data or data.path)
-        "validation_fraction": 0.1,  # the file's tail, from a line start
+        "format": "text",  # text: a UTF-8 file, its tail held out | sarcasm: the headlines
+        "path": None,  # text needs a file (--data or data.path); None downloads sarcasm
+        "validation_fraction": 0.1,  # text: the tail, from a line start
+        "split_seed": 1337,  # sarcasm: the classifier's split (same fraction and seed)
     },
     "preprocessing": {
         "level": "char",  # char | word

@@ -89,7 +89,7 @@ def default_data_file(config):
     cached), or None if its format has none."""
     if config["task"] == "translation":
         return default_translation_path()
-    if config["task"] == "classification" and config["data"].get("format") == "sarcasm":
+    if config["data"].get("format") == "sarcasm":
         return default_sarcasm_path()
     return None
 

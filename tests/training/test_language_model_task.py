@@ -9,6 +9,7 @@ import re
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from training import generate, train
 from training.defaults import TASK_DEFAULTS
@@ -32,6 +33,13 @@ def verse(lines=200):
     return "".join(f"{words[i % 4]} sat on {words[(i * 3 + 1) % 4]}\n" for i in range(lines))
 
 
+def epoch(run, index, batch_size=3):
+    """Epoch `index`'s batches as NumPy arrays `(steps, batch, T)`."""
+    inputs, targets = run.epoch_batches(
+        tf.constant(run.train_ids), index, run._epoch_offset(index), batch_size)
+    return inputs.numpy(), targets.numpy()
+
+
 def config(**training):
     resolved = copy.deepcopy(TASK_DEFAULTS["language_model"])
     resolved["training"].update({"batch_size": 3, "sequence_length": 5, **training})
@@ -40,7 +48,7 @@ def config(**training):
 
 def test_stateful_batches_continue_each_row_of_the_stream():
     run = task.Run(config(), *task.split_text(verse(), 0.2))
-    inputs, targets = run._epoch(0, 3)
+    inputs, targets = epoch(run, 0)
     offset = run._epoch_offset(0)
     rows = (len(run.train_ids) - offset) // 3
     for row in range(3):
@@ -58,17 +66,18 @@ def test_every_epoch_cuts_the_same_number_of_batches_from_its_own_offset():
         offsets = {run._epoch_offset(epoch) for epoch in range(6)}
         assert len(offsets) > 1  # windows straddle new boundaries
         steps = run.steps_per_epoch(3)
-        for epoch in range(6):
-            inputs, targets = run._epoch(epoch, 3)
+        for index in range(6):
+            inputs, targets = epoch(run, index)
             assert inputs.shape == targets.shape == (steps, 3, 5)
         batches = list(run.train_dataset(3, 1, 3).as_numpy_iterator())
         assert len(batches) == 2 * steps
-        np.testing.assert_array_equal(batches[0][0], run._epoch(1, 3)[0][0])
+        np.testing.assert_array_equal(batches[0][0], epoch(run, 1)[0][0])
+        np.testing.assert_array_equal(batches[steps][1], epoch(run, 2)[1][0])
 
 
 def test_independent_windows_are_shuffled_and_targets_shift_by_one():
     run = task.Run(config(stateful=False), *task.split_text(verse(), 0.2))
-    inputs, targets = run._epoch(0, 3)
+    inputs, targets = epoch(run, 0)
     np.testing.assert_array_equal(targets[..., :-1], inputs[..., 1:])
     first = inputs.reshape(-1, 5)
     starts = [np.flatnonzero(np.all(
@@ -164,9 +173,32 @@ def test_a_stateful_run_zeroes_its_states_where_a_stream_starts_over():
     reset = run.callbacks()[0]
     reset.set_model(model)
     for hook in (reset.on_epoch_begin, reset.on_test_begin, reset.on_test_end):
-        model(run._epoch(0, 3)[0][0])
+        model(epoch(run, 0)[0][0])
         carried = [keras.ops.convert_to_numpy(s) for s in model.recurrent[0].states]
         assert any(np.abs(s).max() > 0 for s in carried)
         hook(0)
         assert all(np.abs(keras.ops.convert_to_numpy(s)).max() == 0
                    for s in model.recurrent[0].states)
+
+
+def test_headlines_split_as_the_classifier_splits_them(tmp_path):
+    from zoo.data.classification import load_sarcasm, split_labeled_texts
+
+    path = tmp_path / "headlines.json"
+    rows = [{"headline": f"headline number {i} about {verse(1)[:-1]}", "is_sarcastic": i % 2,
+             "article_link": "x"} for i in range(60)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    resolved = config()
+    resolved["data"].update(format="sarcasm", validation_fraction=0.25, split_seed=7)
+    train_text, validation_text = task.load_data(resolved, str(path))
+    _, held_out = split_labeled_texts(load_sarcasm(path), 0.25, 7)
+    assert validation_text.splitlines() == held_out.texts
+    assert not set(train_text.splitlines()) & set(held_out.texts)
+    assert len(train_text.splitlines()) + len(held_out.texts) == 60
+
+
+def test_an_unknown_data_format_is_named():
+    resolved = config()
+    resolved["data"]["format"] = "csv"
+    with pytest.raises(ValueError, match="data.format must be one of .* Received: 'csv'"):
+        task.load_data(resolved, "x.txt")

@@ -27,8 +27,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
+from zoo.data.classification import default_sarcasm_path, load_sarcasm, split_labeled_texts
 from zoo.data.language import load_text, split_text
 from zoo.models.language_model import LanguageModel
 from zoo.models.language_model_preprocessor import LanguageModelTokenizer, TextLanguageModel
@@ -43,10 +45,28 @@ VOCABULARY_FILE = "vocabulary.json"
 NANOGPT_CONTEXT = 64
 
 
+FORMATS = ("text", "sarcasm")
+
+
 def load_data(config, data_path=None):
-    """`(train, validation)` texts: the file, and its tail held out."""
-    text = load_text(data_path or config["data"]["path"])
-    return split_text(text, config["data"]["validation_fraction"])
+    """`(train, validation)` texts.
+
+    "text": the file, its tail held out. "sarcasm": the headlines of the
+    sarcasm file, one per line, split as the text classifier splits them
+    (`split_labeled_texts` with the same `validation_fraction` and
+    `split_seed`), so that no headline a classifier validates on is in
+    the language model's training text.
+    """
+    data = config["data"]
+    path = data_path or data["path"]
+    if data["format"] == "sarcasm":
+        headlines = load_sarcasm(path or default_sarcasm_path())
+        train, validation = split_labeled_texts(
+            headlines, data["validation_fraction"], data["split_seed"])
+        return tuple("".join(f"{text}\n" for text in part.texts) for part in (train, validation))
+    if data["format"] != "text":
+        raise ConfigError(f"data.format must be one of {FORMATS}. Received: {data['format']!r}")
+    return split_text(load_text(path), data["validation_fraction"])
 
 
 class ResetStates(keras.callbacks.Callback):
@@ -135,37 +155,42 @@ class Run:
         return int(np.random.default_rng([seed, epoch]).integers(self.sequence_length))
 
     def _stream_batches(self, ids, batch_size, offset=0):
-        """`(inputs, targets)` arrays `(steps, batch, T)`: row b of batch j is
-        window j of the b-th contiguous stretch of the stream."""
+        """`(inputs, targets)` tensors `(steps, batch, T)`: row b of batch j
+        is window j of the b-th contiguous stretch of the stream."""
         length = self.sequence_length
-        rows = (len(ids) - offset) // batch_size
-        stretches = ids[offset:offset + rows * batch_size].reshape(batch_size, rows)
+        rows = (tf.size(ids, tf.int64) - offset) // batch_size
+        stretches = tf.reshape(ids[offset:offset + rows * batch_size], (batch_size, -1))
         steps = (rows - 1) // length
-        windows = stretches[:, :steps * length + 1]
-        inputs = windows[:, :-1].reshape(batch_size, steps, length).transpose(1, 0, 2)
-        targets = windows[:, 1:].reshape(batch_size, steps, length).transpose(1, 0, 2)
-        return inputs, targets
+
+        def windows(start):
+            part = stretches[:, start:start + steps * length]
+            return tf.transpose(tf.reshape(part, (batch_size, -1, length)), (1, 0, 2))
+
+        return windows(0), windows(1)
 
     def _windows(self, ids, offset=0):
-        """`(inputs, targets)` arrays `(n, T)` of the stream's windows from `offset`."""
+        """`(inputs, targets)` tensors `(n, T)`: the stream's windows from `offset`."""
         length = self.sequence_length
-        count = (len(ids) - offset - 1) // length
-        windows = ids[offset:offset + count * length + 1]
-        return (windows[:-1].reshape(count, length), windows[1:].reshape(count, length))
+        count = (tf.size(ids, tf.int64) - offset - 1) // length
+        return (tf.reshape(ids[offset:offset + count * length], (-1, length)),
+                tf.reshape(ids[offset + 1:offset + 1 + count * length], (-1, length)))
 
-    def _epoch(self, epoch, batch_size):
-        """One epoch's batches, `(inputs, targets)` of `(steps, batch, T)`."""
-        offset = self._epoch_offset(epoch)
-        if self.stateful:
-            inputs, targets = self._stream_batches(self.train_ids, batch_size, offset)
-        else:
-            inputs, targets = self._windows(self.train_ids, offset)
-            order = np.random.default_rng([self.config["training"]["seed"], epoch, 1]).permutation(len(inputs))
-            steps = len(inputs) // batch_size
-            shape = (steps, batch_size, self.sequence_length)
-            inputs = inputs[order[:steps * batch_size]].reshape(shape)
-            targets = targets[order[:steps * batch_size]].reshape(shape)
+    def epoch_batches(self, ids, epoch, offset, batch_size):
+        """Epoch `epoch`'s batches of the stream `ids`, `(inputs, targets)`
+        of `(steps, batch, T)`, cut from `offset` (TensorFlow ops, so that
+        tf.data runs them without Python)."""
         steps = self.steps_per_epoch(batch_size)
+        if self.stateful:
+            inputs, targets = self._stream_batches(ids, batch_size, offset)
+        else:
+            inputs, targets = self._windows(ids, offset)
+            seed = tf.stack([tf.constant(self.config["training"]["seed"], tf.int64),
+                             tf.cast(epoch, tf.int64)])
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(inputs, tf.int64)[0]), seed=seed)[:steps * batch_size]
+            shape = (steps, batch_size, self.sequence_length)
+            inputs = tf.reshape(tf.gather(inputs, order), shape)
+            targets = tf.reshape(tf.gather(targets, order), shape)
         return inputs[:steps], targets[:steps]
 
     def steps_per_epoch(self, batch_size):
@@ -178,29 +203,28 @@ class Run:
         return ((usable - 1) // length) // batch_size
 
     def train_dataset(self, batch_size, start_epoch, epochs):
-        """Epochs `start_epoch..epochs-1` of batches, each epoch from its offset."""
+        """Epochs `start_epoch..epochs-1` of batches, each from its own offset."""
+        ids = tf.constant(self.train_ids)
+        offsets = tf.constant([self._epoch_offset(e) for e in range(epochs)], tf.int64)
 
-        def epochs_of_batches():
-            for epoch in range(start_epoch, epochs):
-                yield from zip(*self._epoch(epoch, batch_size))
+        def epoch(index):
+            batches = self.epoch_batches(ids, index, offsets[index], batch_size)
+            return tf.data.Dataset.from_tensor_slices(batches)
 
-        spec = tf.TensorSpec((batch_size, self.sequence_length), tf.int32)
-        return tf.data.Dataset.from_generator(
-            epochs_of_batches, output_signature=(spec, spec)
-        ).prefetch(tf.data.AUTOTUNE)
+        return tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch).prefetch(
+            tf.data.AUTOTUNE)
 
     def validation_dataset(self, batch_size):
-        """The validation stream as the training batches are cut (from 0)."""
+        """The validation stream as the training batches are cut (from 0,
+        in order)."""
+        ids = tf.constant(self.validation_ids)
         if self.stateful:
-            inputs, targets = self._stream_batches(self.validation_ids, batch_size)
-            return tf.data.Dataset.from_tensor_slices((inputs, targets))
-        inputs, targets = self._windows(self.validation_ids)
-        count = len(inputs) // batch_size * batch_size
+            return tf.data.Dataset.from_tensor_slices(self._stream_batches(ids, batch_size))
+        inputs, targets = self._windows(ids)
+        count = tf.shape(inputs)[0] // batch_size * batch_size
         return tf.data.Dataset.from_tensor_slices(
             (inputs[:count], targets[:count])
         ).batch(batch_size)
-
-    # --- The saved model and its evaluation ---------------------------------
 
     def inference_model(self, core):
         """Text in, text or scores out: the tokenizer and a stateless copy."""
