@@ -21,7 +21,9 @@ all` scores the whole file, training rows included, which overstates how
 the model does on new data. The output (and `--json`) says which split was
 scored. Classifiers report accuracy and per-class precision, recall and F1;
 translators report BLEU and chrF (sacrebleu, lowercased, every target of a
-source sentence a reference).
+source sentence a reference); language models report nats per token over
+the text read as one stream, bits per token, perplexity, and the loss over
+windows of 64 tokens read from scratch (docs/language_models.md).
 """
 
 import argparse

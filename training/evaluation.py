@@ -11,7 +11,7 @@ import numpy as np
 from training.callbacks import RunStateError, read_json
 from training.config import ConfigError, apply_overrides
 from training.evaluate import DEFAULT_SPLIT, SPLITS
-from training.tasks import classification, translation
+from training.tasks import classification, language_model, translation
 from zoo.data.translation import group_by_source
 from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
 from zoo.data.download import DataUnavailableError
@@ -94,6 +94,12 @@ def _evaluate(target, data_path, overrides, split):
         if config["task"] == "translation":
             pairs = examples(translation, config, data_path, split)
             return evaluate_translator(target, pairs), config
+        if config["task"] == "language_model":
+            text = examples(language_model, config, data_path, split)
+            model = keras.saving.load_model(target / "model.keras", compile=False)
+            window = config["training"]["sequence_length"]
+            return language_model.text_metrics(
+                model.language_model, model.tokenizer, text, window), config
         data = examples(classification, config, data_path, split)
         model = keras.saving.load_model(target / "model.keras")
         scores = model.predict(np.array(data.texts, dtype=object), batch_size=512, verbose=0)
@@ -133,6 +139,12 @@ def scored(metrics):
 
 
 def report(metrics):
+    if "perplexity" in metrics:
+        unit = "char" if metrics["level"] == "char" else "token"
+        return (f"loss {metrics['loss']:.4f} nats/{unit}   {metrics['bits_per_token']:.4f} "
+                f"bits/{unit}   perplexity {metrics['perplexity']:.2f}   windows of 64: "
+                f"{metrics['loss_windows_64']:.4f}   ({metrics['tokens']} tokens of "
+                f"{scored(metrics)})")
     if "bleu" in metrics:
         return (f"BLEU {metrics['bleu']:.2f}   chrF {metrics['chrf']:.2f}   "
                 f"({metrics['sentences']} source sentences of {scored(metrics)}; "

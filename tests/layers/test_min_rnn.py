@@ -125,6 +125,12 @@ def pair(name, form="parallel", **kwargs):
     return x, whole, recurrent
 
 forms = pytest.mark.parametrize("form", FORMS)
+# The log-space scan compiles slowly on JAX (about 5 s a test), so where a
+# test checks what every form shares, JAX runs it on the chunkwise form
+# (the default) and leaves the parallel form to `-m slow`.
+forms_jax_chunkwise = pytest.mark.parametrize(
+    "form", [pytest.param("parallel", marks=pytest.mark.jax_slow), "chunkwise"]
+)
 
 
 MASK = np.array(
@@ -183,7 +189,7 @@ def test_modes_agree_with_masks_and_initial_states(name, options, form):
 
 
 @layers
-@forms
+@forms_jax_chunkwise
 def test_stateful_whole_sequence_forms_continue_the_recurrent_form(name, form):
     x, whole, recurrent = pair(name, form, return_sequences=True)
     expected = as_numpy(recurrent(x))[0]
@@ -197,7 +203,7 @@ def test_stateful_whole_sequence_forms_continue_the_recurrent_form(name, form):
 
 
 @layers
-@forms
+@forms_jax_chunkwise
 def test_dropout_drops_the_same_inputs_in_each_form(name, form):
     x, whole, recurrent = pair(name, form, dropout=0.5, seed=4)
     a = as_numpy(whole(x, training=True))[0]
@@ -249,7 +255,7 @@ def test_long_sequences_with_strong_memory_stay_exact():
 
 
 @layers
-@forms
+@forms_jax_chunkwise
 def test_masked_steps_give_finite_gradients(name, form):
     x, whole, _ = pair(name, form)
     mask = MASK.copy()

@@ -165,6 +165,7 @@ def linear_recurrence64(a, b, h_0):
     return np.stack(outputs, axis=1)
 
 
+@pytest.mark.jax_slow  # JAX compiles a gradient per shape: 12 s
 @pytest.mark.parametrize(
     "steps, chunk_size",
     # one chunk; whole chunks; a padded last chunk; more chunks than a

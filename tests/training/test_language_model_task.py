@@ -108,7 +108,7 @@ def lm_run(tmp_path_factory):
     """One finished tiny run, shared by the tests that read it."""
     root = tmp_path_factory.mktemp("lm")
     (root / "tiny.yaml").write_text(TINY_LM)
-    (root / "verse.txt").write_text(verse(300))
+    (root / "verse.txt").write_text(verse(160))
     out = root / "run"
     assert train.main([str(root / "tiny.yaml"), "--data", str(root / "verse.txt"),
                        "--out", str(out)]) == 0
@@ -202,3 +202,17 @@ def test_an_unknown_data_format_is_named():
     resolved["data"]["format"] = "csv"
     with pytest.raises(ValueError, match="data.format must be one of .* Received: 'csv'"):
         task.load_data(resolved, "x.txt")
+
+
+def test_evaluate_scores_a_language_model_run(lm_run, capsys):
+    from training import evaluate
+
+    assert evaluate.main([str(lm_run), "--json", str(lm_run / "scored.json")]) == 0
+    printed = capsys.readouterr().out
+    scored = json.loads((lm_run / "scored.json").read_text())
+    metrics = json.loads((lm_run / "metrics.json").read_text())
+    # the validation split, as the run measured it when training ended
+    assert scored["loss"] == pytest.approx(metrics["loss"], rel=1e-5)
+    assert scored["split"] == "validation" and "nats/char" in printed
+    assert evaluate.main([str(lm_run), "--split", "all"]) == 0
+    assert "nats/char" in capsys.readouterr().out

@@ -274,6 +274,7 @@ def test_a_killed_run_resumes_with_what_is_left_of_its_budget(tmp_path, monkeypa
     assert metrics["epochs_run"] == 3 < 20
 
 
+@pytest.mark.slow  # 30 s: three members, each built, trained and evaluated
 def test_a_tiny_budget_stops_each_ensemble_member_in_its_first_epoch(
         tmp_path, tiny_config, table_data):
     """The budget is per member; the run ends as a finished one."""

@@ -48,6 +48,11 @@ NANOGPT_CONTEXT = 64
 FORMATS = ("text", "sarcasm")
 
 
+def load_file(config, path=None):
+    """The whole text a config reads (`--split all` of `training.evaluate`)."""
+    return "".join(load_data(config, path))
+
+
 def load_data(config, data_path=None):
     """`(train, validation)` texts.
 
@@ -231,30 +236,10 @@ class Run:
         return TextLanguageModel(self.tokenizer, _stateless(core))
 
     def evaluate(self, core, text=None):
-        """Validation loss, as a stream and as nanoGPT measures it, and samples.
-
-        - `loss`: nats per token over the whole validation text read as
-          one stream, every token predicted from all that precedes it;
-          `bits_per_token` (bits per character at character level) and
-          `perplexity` from it.
-        - `loss_windows_64`: the mean over windows of 64 tokens, each read
-          from the zero state (nanoGPT's `estimate_loss` on its CPU
-          shakespeare_char run): less context, a higher figure.
-        """
+        """`text_metrics` of the validation text (or `text`), and samples."""
         model = _stateless(core)
-        ids = self.validation_ids if text is None else self.tokenizer.encode(text)
-        loss = stream_loss(model, ids, self.sequence_length)
-        windows = ids[:(len(ids) - 1) // NANOGPT_CONTEXT * NANOGPT_CONTEXT + 1]
-        windowed = window_loss(model, windows, NANOGPT_CONTEXT)
-        metrics = {
-            "loss": loss,
-            "bits_per_token": loss / math.log(2),
-            "perplexity": math.exp(loss),
-            "loss_windows_64": windowed,
-            "tokens": int(len(ids) - 1),
-            "level": self.tokenizer.level,
-            "vocabulary_size": self.tokenizer.vocabulary_size,
-        }
+        metrics = text_metrics(model, self.tokenizer,
+                               self.validation if text is None else text, self.sequence_length)
         generation = self.config["generation"]
         text_model = TextLanguageModel(self.tokenizer, model)
         metrics["samples"] = [
@@ -264,6 +249,31 @@ class Run:
             for seed in range(generation["samples"])
         ]
         return metrics
+
+
+def text_metrics(model, tokenizer, text, window):
+    """How well a (stateless) language model predicts `text`.
+
+    - `loss`: nats per token over the whole text read as one stream, in
+      windows of `window` tokens with the state carried, so every token is
+      predicted from all that precedes it; `bits_per_token` (bits per
+      character at character level) and `perplexity` from it.
+    - `loss_windows_64`: the mean over windows of 64 tokens, each read from
+      the zero state (nanoGPT's `estimate_loss` on its CPU shakespeare_char
+      run): less context, a higher figure.
+    """
+    ids = tokenizer.encode(text)
+    loss = stream_loss(model, ids, window)
+    windows = ids[:(len(ids) - 1) // NANOGPT_CONTEXT * NANOGPT_CONTEXT + 1]
+    return {
+        "loss": loss,
+        "bits_per_token": loss / math.log(2),
+        "perplexity": math.exp(loss),
+        "loss_windows_64": window_loss(model, windows, NANOGPT_CONTEXT),
+        "tokens": int(len(ids) - 1),
+        "level": tokenizer.level,
+        "vocabulary_size": tokenizer.vocabulary_size,
+    }
 
 
 def _stateless(core):
