@@ -228,7 +228,7 @@ def blocked_linear_scan(a, b, h_0, chunk_size):
     A chunk as a whole is then one step (a = p_L, b = u_L) of the same
     recurrence over chunks, solved the same way (N ≤ L: one loop of N
     steps); and with H the state entering a chunk, h_t = u_t + p_t ⊙ H. So
-    T steps take about L + T / L sequential steps (63 at T = 1,000 and
+    T steps take about L + T / L sequential steps (64 at T = 1,000 and
     L = 32), each over the whole batch of chunks: a blocked scan (Blelloch
     1990), in the multiply-adds of the recurrence itself, so with no
     logarithm and its precision. In a graph traced for an unknown length,
