@@ -28,6 +28,8 @@ import zipfile
 
 import keras
 
+from zoo.models.language_model import LanguageModel
+from zoo.models.language_model_preprocessor import TextLanguageModel
 from zoo.models.text_classifier import TextClassifier
 from zoo.models.translator import Translator
 from zoo.models.translator_preprocessor import StringTranslator
@@ -158,9 +160,10 @@ def load(name, include_preprocessing=True, base=None):
         name: A name from `zoo.pretrained.list()`.
         include_preprocessing: `True` for the end-to-end model on raw strings
             (a classifier returns class probabilities, a translator
-            translations); it needs the TensorFlow backend, whose string ops
+            translations, a language model a `TextLanguageModel` that
+            generates and scores text); it needs the TensorFlow backend, whose string ops
             do the tokenizing. `False` for the token-id model (a
-            `TextClassifier` or a `Translator`), which runs on any backend;
+            `TextClassifier`, a `Translator` or a `LanguageModel`), which runs on any backend;
             tokenize with `load_layer(name, "vectorizer")`.
         base: The directory of pretrained models (default: `savedmodels/`).
 
@@ -181,14 +184,17 @@ def load(name, include_preprocessing=True, base=None):
 
 
 def token_id_model(model, path="model"):
-    """The `TextClassifier` or `Translator` inside an end-to-end model."""
+    """The `TextClassifier`, `Translator` or `LanguageModel` inside an
+    end-to-end model."""
     if isinstance(model, StringTranslator):
         return model.translator
+    if isinstance(model, TextLanguageModel):
+        return model.language_model
     for layer in model.layers:
         if isinstance(layer, (TextClassifier, Translator)):
             return layer
     raise PretrainedModelError(
-        f"{path}: holds neither a TextClassifier nor a Translator "
+        f"{path}: holds no TextClassifier, Translator or LanguageModel "
         f"(layers: {[layer.name for layer in model.layers]})"
     )
 
@@ -202,7 +208,7 @@ def load_layer(name, layer, trainable=True, base=None):
     Args:
         name: A name from `zoo.pretrained.list()`.
         layer: `"encoder"` (the recurrent layer, `Bidirectional` if the model
-            is), `"vectorizer"` (raw strings -> token ids; TensorFlow
+            is; a language model's only recurrent layer), `"vectorizer"` (raw strings -> token ids; TensorFlow
             backend), or the name of any layer of the token-id model, e.g.
             `"embedding"`, `"attention_pooling"`, `"source_embedding"`,
             `"decoder"`.
@@ -218,9 +224,12 @@ def load_layer(name, layer, trainable=True, base=None):
     if layer == "vectorizer":
         found = _vectorizer(model)
     elif layer == "encoder":
-        encoder = (
-            core.encoder if isinstance(core, Translator) else core.recurrent_layers()
-        )
+        if isinstance(core, Translator):
+            encoder = core.encoder
+        elif isinstance(core, LanguageModel):
+            encoder = core.recurrent
+        else:
+            encoder = core.recurrent_layers()
         if len(encoder) != 1:
             raise ValueError(
                 f"Model {name!r} has {len(encoder)} encoder layers; ask for one "
@@ -242,6 +251,8 @@ def load_layer(name, layer, trainable=True, base=None):
 def _vectorizer(model):
     if isinstance(model, StringTranslator):
         return model.vectorizers
+    if isinstance(model, TextLanguageModel):
+        return model.tokenizer
     return model.get_layer("vectorizer")
 
 

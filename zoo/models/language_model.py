@@ -271,7 +271,8 @@ class LanguageModel(keras.Model):
             prompt_ids: `(batch, time)` prompts, right-padded with 0; every
                 row needs at least one real token.
             prompt_mask: `(batch, time)` booleans (None: every token real).
-            max_length: Positive integer, the tokens to generate.
+            max_length: Positive integer (or scalar int32 tensor), the
+                tokens to generate.
             temperature: Float >= 0; 0 takes the most probable token.
             top_k: Integer >= 0; keep the k most probable tokens (0: all).
             top_p: Float in (0, 1]; keep the most probable tokens whose
@@ -287,7 +288,8 @@ class LanguageModel(keras.Model):
             `(batch, max_length)` int32 generated ids, never 0 (padding)
             or 1 ([UNK]).
         """
-        check_positive_int("max_length", max_length)
+        if not ops.is_tensor(max_length):  # a tensor is checked by its caller
+            check_positive_int("max_length", max_length)
         logits, states = self.prime(prompt_ids, prompt_mask)
         batch = ops.shape(logits)[0]
         if uniforms is None:

@@ -192,6 +192,66 @@ def _words_of(text):
     return [t.decode("utf-8") for t in tokens.flat_values.numpy() if t]
 
 
+# The longest continuation one served request may ask for: it bounds the
+# work and memory of a request (a client wanting more continues its own
+# output).
+MAX_SERVED_LENGTH = 2048
+
+
+def _generation_rules(most):
+    """`(argument, test, what it must be)`; a test takes a number or a tensor."""
+    if most is None:
+        length = (lambda v: v >= 1, "an integer of at least 1")
+    else:
+        length = (lambda v: (v >= 1) & (v <= most), f"an integer between 1 and {most}")
+    return (
+        ("max_length", *length),
+        ("temperature", lambda v: v >= 0, "a number of at least 0"),
+        ("top_k", lambda v: v >= 0, "an integer of at least 0"),
+        ("top_p", lambda v: (v > 0) & (v <= 1), "a number in (0, 1]"),
+    )
+
+
+def check_generation_arguments(max_length, temperature, top_k, top_p, most=None):
+    """Raises `ValueError` naming the first generation argument out of range.
+
+    `max_length` and `top_k` must be integers, `temperature` and `top_p`
+    numbers; `most` (None: no limit) caps `max_length`.
+    """
+    values = {"max_length": max_length, "temperature": temperature, "top_k": top_k,
+              "top_p": top_p}
+    for name, test, expected in _generation_rules(most):
+        value = values[name]
+        kinds = int if name in ("max_length", "top_k") else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not test(value):
+            raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+
+
+def checked_generation_arguments(max_length, temperature, top_k, top_p,
+                                 most=MAX_SERVED_LENGTH):
+    """The four scalar tensors, after in-graph checks of their ranges.
+
+    For a served model whose request carries them: a value out of range
+    fails the request with INVALID_ARGUMENT (HTTP 400) and "assertion
+    failed: [max_length must be an integer between 1 and 2048. Received:
+    max_length=5000]" rather than with an error from deep in the graph, or
+    with work and memory the request should not get.
+    """
+    values = {"max_length": max_length, "temperature": temperature, "top_k": top_k,
+              "top_p": top_p}
+    checks = [
+        tf.debugging.Assert(
+            test(values[name]),
+            [tf.strings.format(f"{name} must be {expected}. Received: {name}={{}}",
+                               values[name])],
+            name=f"check_{name}",
+        )
+        for name, test, expected in _generation_rules(most)
+    ]
+    with tf.control_dependencies(checks):
+        return tuple(tf.identity(values[name]) for name in values)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class TextLanguageModel(keras.Model):
     """A language model with its tokenizer: raw text in, text or scores out.
@@ -226,7 +286,8 @@ class TextLanguageModel(keras.Model):
         self.tokenizer = tokenizer
         self.language_model = language_model
         self.built = True  # both parts are
-        self._generate = tf.function(self._generate_ids, reduce_retracing=True)
+        # One trace serves every length and option: they are all tensors.
+        self._generate = tf.function(self.generate_ids, reduce_retracing=True)
 
     def _prompt_ids(self, prompts):
         """Prompts -> right-padded ids and their mask; an empty prompt is a line end."""
@@ -235,8 +296,31 @@ class TextLanguageModel(keras.Model):
         ids = self.tokenizer.tokenize(prompts)
         return ids.to_tensor(), tf.sequence_mask(ids.row_lengths())
 
-    def _generate_ids(self, prompts, max_length, temperature, top_k, top_p, uniforms):
+    def generate_ids(self, prompts, max_length, temperature, top_k, top_p, seed):
+        """Generation with every argument a tensor: the form a graph exports.
+
+        Args:
+            prompts: `(batch,)` strings.
+            max_length: Scalar int32, the tokens to generate.
+            temperature, top_k, top_p: Scalars, as in `LanguageModel.generate`.
+            seed: Scalar int64; at least 0 for a repeatable draw (the same
+                seed, prompts and options give the same ids), below 0 for a
+                fresh one.
+
+        Returns:
+            `(batch, max_length)` int32 ids of the continuations.
+        """
         ids, mask = self._prompt_ids(prompts)
+        shape = tf.stack([tf.shape(ids)[0], max_length])
+        seed = tf.cast(seed, tf.int64)
+        uniforms = tf.cond(
+            seed < 0,
+            lambda: tf.random.uniform(shape),
+            lambda: tf.random.stateless_uniform(shape, seed=tf.stack([seed, tf.zeros_like(seed)])),
+        )
+        # The loop's states keep the prompts' static batch size only if the
+        # draws have it too.
+        uniforms = tf.ensure_shape(uniforms, [ids.shape[0], None])
         return self.language_model.generate(
             ids, mask, max_length, temperature, top_k, top_p, uniforms=uniforms
         )
@@ -245,17 +329,25 @@ class TextLanguageModel(keras.Model):
                       seed=None):
         """Continues each prompt by `max_length` sampled tokens.
 
+        Args:
+            prompts: A list of strings; "" starts after a line end.
+            max_length, temperature, top_k, top_p: As in
+                `LanguageModel.generate`.
+            seed: A non-negative integer for a repeatable sample, None for
+                a fresh one.
+
         Returns:
             A list of strings: the continuations, without their prompts.
         """
-        shape = (len(prompts), max_length)
-        if seed is None:
-            uniforms = tf.random.uniform(shape)
-        else:
-            uniforms = tf.random.stateless_uniform(shape, seed=(seed, 0))
+        check_generation_arguments(max_length, temperature, top_k, top_p)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(
+                f"Argument `seed` must be None or a non-negative integer. Received: seed={seed!r}"
+            )
         ids = self._generate(
-            tf.constant(list(prompts)), max_length, tf.constant(float(temperature)),
-            tf.constant(int(top_k)), tf.constant(float(top_p)), uniforms,
+            tf.constant(list(prompts), tf.string), tf.constant(max_length, tf.int32),
+            tf.constant(float(temperature)), tf.constant(int(top_k)),
+            tf.constant(float(top_p)), tf.constant(-1 if seed is None else seed, tf.int64),
         )
         return [t.decode("utf-8") for t in self.tokenizer.detokenize(ids).numpy()]
 
