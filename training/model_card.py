@@ -9,6 +9,7 @@ against (`read_examples`); the tests do so for the shipped models.
 """
 
 import json
+import os
 import pathlib
 import re
 
@@ -21,6 +22,11 @@ DATA_SETS = {
         "headlines from TheOnion (sarcastic) and HuffPost (not sarcastic), "
         "JSON lines. No license is stated upstream; cite Misra & Arora, "
         "\"Sarcasm Detection using News Headlines Dataset\", AI Open 4 (2023)."
+    ),
+    "tinyshakespeare.txt": (
+        "Tiny shakespeare (Karpathy's char-rnn data set, the `input.txt` of nanoGPT's "
+        "`shakespeare_char`): 40,000 lines of Shakespeare's plays, public domain; this "
+        "copy is its first 90% (1,003,854 characters), the last 10% being held back."
     ),
     "spa.txt": (
         "Tatoeba sentence pairs from manythings.org (`spa.txt`, the 2018-05-13 "
@@ -39,6 +45,13 @@ DATA_LIMITS = {
         "frog headline among the examples below.",
         "English only.",
     ],
+    "tinyshakespeare.txt": [
+        "It writes pastiche of Shakespeare's plays in their layout (a speaker's name, "
+        "a colon, verse): modern or other text is outside what it has seen, and its "
+        "log-likelihoods there say so.",
+        "A character model spells words it makes up; the text has the rhythm of the "
+        "plays, not their sense.",
+    ],
     "spa.txt": [
         "Trained on short, simple Tatoeba sentences (most under 10 words); "
         "long or technical text translates poorly.",
@@ -47,6 +60,13 @@ DATA_LIMITS = {
     ],
 }
 TASK_LIMITS = {
+    "language_model": [
+        "Its vocabulary is the {vocabulary_size:,} tokens of its training text "
+        "(padding and [UNK] included); any other {level_name} in a prompt or a "
+        "scored text is [UNK].",
+        "Validation loss {loss:.3f} nats per {level_name} ({bits_per_token:.3f} bits, "
+        "perplexity {perplexity:.2f}), on the tail of its text; other text scores worse.",
+    ],
     "classification": [
         "Text is lowercased and cut to {sequence_length} tokens; words outside "
         "its {vocabulary_size:,}-token vocabulary are all one unknown token.",
@@ -63,6 +83,8 @@ TASK_LIMITS = {
 }
 
 EXAMPLES_HEADING = "## Example predictions"
+# Tokens a language model's card shows after each prompt.
+EXAMPLE_LENGTH = 200
 
 
 def directory_size(path):
@@ -108,6 +130,14 @@ def run_data_path(run_dir, config):
     return _data_argument(json.loads(run_file.read_text(encoding="utf-8"))["command"])
 
 
+def shown_path(path):
+    """`path` as a card shows it: relative to the working directory when it
+    lies beside it (`../shared/data/...`), since the absolute path names
+    one machine; else as given."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith(os.path.join("..", "..")) else str(path)
+
+
 def vocabulary_sizes(config, model):
     """The model's real vocabulary sizes (padding and [UNK] included), by name.
 
@@ -117,6 +147,8 @@ def vocabulary_sizes(config, model):
     if config["task"] == "translation":
         return {"source_vocabulary_size": len(model.vectorizers.source_vocabulary),
                 "target_vocabulary_size": len(model.vectorizers.target_vocabulary)}
+    if config["task"] == "language_model":
+        return {"vocabulary_size": model.tokenizer.vocabulary_size}
     vectorizer = next(layer for layer in model.layers if hasattr(layer, "vocabulary_size"))
     return {"vocabulary_size": vectorizer.vocabulary_size()}
 
@@ -135,7 +167,20 @@ def _quote(arg):
 
 
 def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # Line ends are kept, as the two characters \n (generated text has them).
+    return str(text).replace("|", "\\|").replace("\n", "\\n")
+
+
+def _verbatim(text):
+    """A cell whose spaces at either end count: a code span, read back whole."""
+    return f"`{text}`"
+
+
+def _uncell(cell):
+    text = cell.strip().replace("\\|", "|").replace("\\n", "\n")
+    if len(text) >= 2 and text[0] == text[-1] == "`":
+        return text[1:-1]
+    return text
 
 
 def _table(rows):
@@ -153,7 +198,9 @@ def _settings(config):
     return _table(rows)
 
 
-def _metrics(config, metrics):
+def _metrics(config, metrics, run):
+    # Runs written before run.json named the cores were timed on two.
+    machine = f"{run.get('cpu_cores', 2)}-core CPU"
     if config["task"] == "classification":
         rows = [("metric", "value"),
                 ("accuracy", f"{metrics['accuracy']:.4f}"),
@@ -162,6 +209,16 @@ def _metrics(config, metrics):
             rows.append((f"`{label}` precision / recall / F1", " / ".join(
                 f"{values[k]:.4f}" for k in ("precision", "recall", "f1"))))
         rows.append(("validation examples", str(metrics["examples"])))
+    elif config["task"] == "language_model":
+        unit = "character" if config["preprocessing"]["level"] == "char" else "word"
+        rows = [("metric", "value"),
+                (f"loss, nats per {unit} (the validation text read as one stream)",
+                 f"{metrics['loss']:.4f}"),
+                (f"bits per {unit}", f"{metrics['bits_per_token']:.4f}"),
+                ("perplexity", f"{metrics['perplexity']:.3f}"),
+                ("loss over windows of 64 read from scratch (nanoGPT's protocol)",
+                 f"{metrics['loss_windows_64']:.4f}"),
+                (f"training time (seconds, {machine})", f"{metrics['training_seconds']:.0f}")]
     else:
         rows = [("metric", "value"),
                 ("BLEU, greedy", f"{metrics['bleu_greedy']:.2f}"),
@@ -176,7 +233,7 @@ def _metrics(config, metrics):
                          f"{member['best_epoch']} of {member['epochs_run']}"))
     else:
         rows.append(("best epoch / epochs run", f"{metrics['best_epoch']} / {metrics['epochs_run']}"))
-    rows.append(("seconds per epoch (2-core CPU)", f"{metrics['seconds_per_epoch']:.0f}"))
+    rows.append((f"seconds per epoch ({machine})", f"{metrics['seconds_per_epoch']:.0f}"))
     return _table(rows)
 
 
@@ -188,6 +245,14 @@ def example_rows(config, model, texts):
         scores = np.asarray(model.predict(inputs, verbose=0))
         rows = [("text", *names)]
         rows += [(t, *(f"{s:.6f}" for s in row)) for t, row in zip(texts, scores)]
+    elif config["task"] == "language_model":
+        rows = [("prompt", "seed", "continuation")]
+        generation = config["generation"]
+        for seed, prompt in enumerate(texts):
+            [continuation] = model.generate_text(
+                [prompt], EXAMPLE_LENGTH, generation["temperature"], generation["top_k"],
+                generation["top_p"], seed=seed)
+            rows.append((_verbatim(prompt), str(seed), _verbatim(continuation)))
     else:
         translations = [t.decode("utf-8") for t in np.asarray(model(inputs))]
         rows = [("text", "translation")] + list(zip(texts, translations))
@@ -201,10 +266,47 @@ def read_examples(card_text):
     for line in lines:
         if line.startswith("|"):
             cells = re.split(r"(?<!\\)\|", line.strip()[1:-1])
-            table.append([c.strip().replace("\\|", "|") for c in cells])
+            table.append([_uncell(c) for c in cells])
         elif table:
             break
     return table[0], table[2:]
+
+
+def _validation_split(config):
+    data = config["data"]
+    if config["task"] == "language_model" and data.get("format", "text") == "text":
+        return (f"Validation text: the last {data['validation_fraction']:.0%} of the file's "
+                "characters, from the next line start (`zoo.data.split_text`); the "
+                "metrics below are on it.")
+    return (f"Validation split: {data.get('validation_fraction', 0.1):.0%} of the file, drawn "
+            f"with seed {data.get('split_seed')} (`zoo.data`); the metrics below are on it.")
+
+
+def _sampling(config):
+    if config["task"] != "language_model":
+        return ""
+    generation = config["generation"]
+    return (f" ({EXAMPLE_LENGTH} tokens each, temperature {generation['temperature']}, "
+            f"top_k {generation['top_k']}, top_p {generation['top_p']}, the seed shown; "
+            f"line ends written \\n)")
+
+
+def _use(name, task):
+    if task == "language_model":
+        return f"""```python
+import zoo.pretrained
+model = zoo.pretrained.load("{name}")                      # text in (TensorFlow backend)
+model.generate_text(["ROMEO:"], max_length=300, temperature=0.8, seed=0)
+nats, tokens = model.score(["To be, or not to be"])
+core = zoo.pretrained.load("{name}", include_preprocessing=False)  # token ids, any backend
+encoder = zoo.pretrained.load_layer("{name}", "encoder", trainable=False)
+```"""
+    return f"""```python
+import zoo.pretrained
+model = zoo.pretrained.load("{name}")                      # raw strings in (TensorFlow backend)
+core = zoo.pretrained.load("{name}", include_preprocessing=False)  # token ids, any backend
+encoder = zoo.pretrained.load_layer("{name}", "encoder", trainable=False)
+```"""
 
 
 def render(name, version, run_dir, config, model, texts, sizes, texts_source):
@@ -243,6 +345,30 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
                          "accuracy": metrics["accuracy"],
                          "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
         signatures = "`serving_default` (`text` -> `scores`, `classes`) and `classify` (tf.Example with a bytes feature `text`)"
+    elif task == "language_model":
+        level = config["preprocessing"]["level"]
+        level_name = "character" if level == "char" else "word"
+        summary = (
+            f"Language model, one {level_name} at a time: prompts in, sampled "
+            f"continuations out; texts in, their log-likelihood out."
+        )
+        architecture = (
+            f"{level_name.capitalize()} tokens ({vocabulary['vocabulary_size']:,}, padding "
+            f"and [UNK] included) -> embedding ({model_config['embedding_dim']}) -> "
+            f"{model_config['num_layers']} x {family}, {model_config['units']} units -> "
+            f"softmax over the tokens"
+            f"{' (its weights the embedding, tied)' if model_config['tie_embeddings'] else ''}; "
+            f"locked dropout {model_config['dropout']}. Trained on "
+            f"{'a continuous stream, the state carried across' if config['training']['stateful'] else 'independent'} "
+            f"windows of {config['training']['sequence_length']} tokens. Generation "
+            f"reads the prompt once and then steps the cell one token at a time."
+        )
+        limits_values = {**vocabulary, **metrics, "level_name": level_name}
+        signatures = (
+            "`serving_default` (`prompts`, optional `max_length`, `temperature`, `top_k`, "
+            "`top_p`, `seed` -> `text`) and `log_prob` (`texts` -> `log_prob` in nats, "
+            "`token_count`)"
+        )
     else:
         summary = "Translator: raw source sentences in, translations out."
         architecture = (
@@ -262,7 +388,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
     data_file = pathlib.Path(data_path).name if data_path else (
         "spa.txt" if task == "translation" else "Sarcasm_Headlines_Dataset.json")
     data = DATA_SETS.get(data_file) or (
-        f"Trained on `{data_path}`; its license is its owner's."
+        f"Trained on `{shown_path(data_path)}`; its license is its owner's."
     )
     parameters = model.count_params()
     limits = "\n".join(
@@ -287,7 +413,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
 
 {data}
 
-Validation split: {config['data'].get('validation_fraction', 0.1):.0%} of the file, drawn with seed {config['data'].get('split_seed')} (`zoo.data`); the metrics below are on it.
+{_validation_split(config)}
 
 ## Architecture
 
@@ -299,7 +425,7 @@ Validation split: {config['data'].get('validation_fraction', 0.1):.0%} of the fi
 
 ## Validation metrics
 
-{_metrics(config, metrics)}
+{_metrics(config, metrics, run)}
 
 ## Training command
 
@@ -309,12 +435,7 @@ Validation split: {config['data'].get('validation_fraction', 0.1):.0%} of the fi
 
 ## Use
 
-```python
-import zoo.pretrained
-model = zoo.pretrained.load("{name}")                      # raw strings in (TensorFlow backend)
-core = zoo.pretrained.load("{name}", include_preprocessing=False)  # token ids, any backend
-encoder = zoo.pretrained.load_layer("{name}", "encoder", trainable=False)
-```
+{_use(name, task)}
 
 Served by TensorFlow Serving or `python -m serving` as model `{name}`:
 {signatures}.
@@ -325,8 +446,8 @@ Served by TensorFlow Serving or `python -m serving` as model `{name}`:
 
 {EXAMPLES_HEADING}
 
-Outputs of `{name}.keras` at export, for texts from {texts_source}. A copy
-of the files that gives other outputs is not this model.
+Outputs of `{name}.keras` at export, for texts from {texts_source}{_sampling(config)}.
+A copy of the files that gives other outputs is not this model.
 
 {_table(example_rows(config, model, texts))}
 """

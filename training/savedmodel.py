@@ -23,11 +23,24 @@ Translator signature:
                      (optional; its SignatureDef default is the run's
                      `evaluation.beam_width`) -> translation: DT_STRING [-1]
 
+Language-model signatures:
+    serving_default  prompts: DT_STRING [-1], and optional scalars
+                     max_length: DT_INT32 (the run's `generation.length`,
+                     at most 2048), temperature: DT_FLOAT, top_k: DT_INT32,
+                     top_p: DT_FLOAT (the run's `generation` settings) and
+                     seed: DT_INT64 (-1: a fresh draw; from 0: repeatable)
+                     -> text: DT_STRING [-1], each prompt's continuation
+    log_prob         texts: DT_STRING [-1] -> log_prob: DT_FLOAT [-1] (the
+                     total log-likelihood in nats of every token after the
+                     first), token_count: DT_INT32 [-1] (how many tokens
+                     that is)
+
 The check: a fresh Python process, which never imports `zoo`, loads the new
 version as TF Serving does (a TF1 session over the SignatureDefs, so an
 omitted `beam_width` takes its default), runs a batch of texts through every
 signature, and the outputs must match the Keras model's (scores within
-1e-5, translations exactly); and every op of the graph must be core
+1e-5, translations and seeded generations exactly, log-likelihoods within
+1e-4 nats); and every op of the graph must be core
 TensorFlow (`training/graph_ops.py`). A version that fails is deleted.
 Errors exit with status 2 and name what was wrong.
 """
@@ -54,11 +67,12 @@ from training import model_card
 from training.export import (DEFAULT_BASE, MODELS_CONFIG, ExportError, check_run_dir,
                               version_path)
 from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
-from training.model_card import directory_size, run_data_path
+from training.model_card import directory_size, run_data_path, shown_path
 from training.tasks import TASKS
 from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
 # which loading a run's model.keras needs.
+from zoo.models.language_model_preprocessor import checked_generation_arguments
 from zoo.models.translator_preprocessor import checked_beam_width, translate
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -70,6 +84,12 @@ EXAMPLE_COUNT = 6
 # branch of the graph, since beam search's tensors are shaped by it).
 MAX_BEAM_WIDTH = 8
 SCORE_TOLERANCE = 1e-5
+# Log-likelihoods are sums over every token of a text.
+LOG_PROB_TOLERANCE = 1e-4
+EXPORTED_TASKS = ("classification", "translation", "language_model")
+# What the check and the warmup requests generate: short continuations,
+# greedy and seeded, so that they are repeatable.
+CHECK_LENGTH = 40
 
 # Headline-like texts for classifiers, sentences for translators: the
 # warmup requests and the card's examples when the run's data cannot be
@@ -86,6 +106,7 @@ TRANSLATOR_EXAMPLES = (
     "Hace mucho frío hoy.",
     "Me gusta leer libros.",
 )
+PROMPT_EXAMPLES = ("ROMEO:", "The ", "\n")
 AWKWARD_EXAMPLES = ("", "A", "ÑANDÚ, «¡ya!» 123 …", "word " * 40)
 
 # --- The run -----------------------------------------------------------------
@@ -98,10 +119,9 @@ def load_run(run_dir):
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except ValueError as error:
         raise ExportError(f"{config_path}: not valid JSON ({error})") from None
-    if config.get("task") not in ("classification", "translation"):
+    if config.get("task") not in EXPORTED_TASKS:
         raise ExportError(
-            f"{config_path}: task must be 'classification' or 'translation'; "
-            f"got {config.get('task')!r}"
+            f"{config_path}: task must be one of {EXPORTED_TASKS}; got {config.get('task')!r}"
         )
     if config["task"] == "classification" and not config.get("data", {}).get("class_names"):
         raise ExportError(f"{config_path} holds no data.class_names")
@@ -232,6 +252,51 @@ def translator_archive(model):
     return archive
 
 
+def language_model_archive(model, generation):
+    """An `ExportArchive` with `serving_default` (generation) and `log_prob`.
+
+    `generation` is the run's `generation` config section: the defaults of
+    the optional inputs.
+    """
+
+    # Tensor defaults become the SignatureDef's `defaults`: a request may
+    # leave any of them out.
+    def serve(
+        prompts,
+        max_length=tf.constant(generation["length"], tf.int32),
+        temperature=tf.constant(generation["temperature"], tf.float32),
+        top_k=tf.constant(generation["top_k"], tf.int32),
+        top_p=tf.constant(generation["top_p"], tf.float32),
+        seed=tf.constant(-1, tf.int64),
+    ):
+        max_length, temperature, top_k, top_p = checked_generation_arguments(
+            max_length, temperature, top_k, top_p)
+        ids = model.generate_ids(prompts, max_length, temperature, top_k, top_p, seed)
+        return {"text": model.tokenizer.detokenize(ids)}
+
+    def log_prob(texts):
+        nats, count = model.score(texts)
+        return {"log_prob": nats, "token_count": count}
+
+    archive = archive_of(model)
+    archive.add_endpoint(
+        tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
+        serve,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompts"),
+            tf.TensorSpec([], tf.int32, name="max_length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ],
+    )
+    archive.add_endpoint(
+        "log_prob", log_prob, input_signature=[tf.TensorSpec([None], tf.string, name="texts")]
+    )
+    return archive
+
+
 def set_method_name(export_dir, signature, method_name):
     """Sets a SignatureDef's method name in `saved_model.pb`.
 
@@ -254,19 +319,21 @@ def set_method_name(export_dir, signature, method_name):
 # --- Warmup ------------------------------------------------------------------
 
 
-def warmup_requests(name, texts, extra_inputs=None):
-    """PredictionLogs: one request per text, then one with all of them."""
+def warmup_requests(name, texts, extra_inputs=None,
+                    signature=tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY, key="text"):
+    """PredictionLogs: one request per text, then one with all of them.
+
+    The texts go to input `key` of `signature`, with `extra_inputs` beside.
+    """
 
     logs = []
     for batch in [[text] for text in texts] + [list(texts)]:
         request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(
-                name=name, signature_name=tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-            )
+            model_spec=model_pb2.ModelSpec(name=name, signature_name=signature)
         )
-        request.inputs["text"].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
-        for key, value in (extra_inputs or {}).items():
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
+        for input_name, value in (extra_inputs or {}).items():
+            request.inputs[input_name].CopyFrom(tf.make_tensor_proto(value))
         logs.append(
             prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request)
@@ -320,7 +387,12 @@ CHECK_SCRIPT = textwrap.dedent(
 
         for key, signature in signatures.items():
             methods[key] = signature.method_name
-        results["serving_default"] = run("serving_default", text=texts)
+        if "prompts" in signatures["serving_default"].inputs:  # a language model
+            for name, options in request["generations"].items():
+                results[name] = run("serving_default", prompts=texts, **options)
+            results["log_prob"] = run("log_prob", texts=texts)
+        else:
+            results["serving_default"] = run("serving_default", text=texts)
         if "classify" in signatures:
             results["classify"] = run("classify", inputs=[example(t) for t in texts])
         if "beam_width" in signatures["serving_default"].inputs:
@@ -333,9 +405,13 @@ CHECK_SCRIPT = textwrap.dedent(
 )
 
 
-def run_check_process(export_dir, texts, widths=()):
-    """The CHECK_SCRIPT's report on `export_dir`, from a fresh process."""
-    request = {"export_dir": str(export_dir), "texts": list(texts), "beam_widths": list(widths)}
+def run_check_process(export_dir, texts, widths=(), generations=None):
+    """The CHECK_SCRIPT's report on `export_dir`, from a fresh process.
+
+    `generations` maps a name to the options of one language-model call.
+    """
+    request = {"export_dir": str(export_dir), "texts": list(texts), "beam_widths": list(widths),
+               "generations": generations or {}}
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.run(
         [sys.executable, "-c", CHECK_SCRIPT],
@@ -417,6 +493,50 @@ def check_translator(export_dir, model, texts):
             )
 
 
+def check_language_model(export_dir, model, texts):
+    """Served generations (greedy, seeded, the defaults) and log-likelihoods
+    against the Keras model's."""
+
+    texts = list(texts)
+    calls = {
+        "greedy": {"max_length": CHECK_LENGTH, "temperature": 0.0, "seed": 0},
+        "seeded": {"max_length": CHECK_LENGTH, "temperature": 1.0, "top_k": 5, "top_p": 0.9,
+                   "seed": 7},
+    }
+    expected = {
+        name: model.generate_text(
+            texts, options["max_length"], options["temperature"], options.get("top_k", 0),
+            options.get("top_p", 1.0), seed=options["seed"])
+        for name, options in calls.items()
+    }
+    report = run_check_process(export_dir, texts, generations={**calls, "defaults": {}})
+    for name, continuations in expected.items():
+        served = report["results"][name]["text"]
+        if served != continuations:
+            wrong = [(t, s, k) for t, s, k in zip(texts, served, continuations) if s != k]
+            raise ExportError(
+                f"check: {name} generations differ from the Keras model's; first "
+                f"(prompt, served, keras): {wrong[:1] or (len(served), len(continuations))}"
+            )
+    # The defaults draw afresh (seed -1): only their count and presence are known.
+    served = report["results"]["defaults"]["text"]
+    if len(served) != len(texts) or not all(served):
+        raise ExportError(
+            f"check: generating with the signature's defaults gave {served!r} for "
+            f"{len(texts)} prompts"
+        )
+    nats, counts = (np.asarray(v) for v in model.score(texts))
+    served = report["results"]["log_prob"]
+    if served["token_count"] != counts.tolist() or not np.allclose(
+        served["log_prob"], nats, atol=LOG_PROB_TOLERANCE, rtol=1e-6
+    ):
+        raise ExportError(
+            f"check: log_prob differs from the Keras model's score: served "
+            f"{served['log_prob'][:3]} over {served['token_count'][:3]} tokens, keras "
+            f"{nats[:3].tolist()} over {counts[:3].tolist()}"
+        )
+
+
 # --- Examples from the run's data --------------------------------------------
 
 
@@ -424,11 +544,14 @@ def validation_examples(config, run_dir, count=EXAMPLE_COUNT):
     """`(texts, source)`: inputs from the run's validation split, and where from.
 
     Classifier texts are taken class by class in turn, so every class shows;
-    translator inputs are the first source sentences. When the data file
+    translator inputs are the first source sentences; language-model
+    prompts are the run's `generation.prompt` and the first words of the
+    first validation lines. When the data file
     cannot be read (moved, or a download that fails offline) the built-in
     texts stand in, and `source` says so.
     """
-    builtin = CLASSIFIER_EXAMPLES if config["task"] == "classification" else TRANSLATOR_EXAMPLES
+    builtin = {"classification": CLASSIFIER_EXAMPLES, "translation": TRANSLATOR_EXAMPLES,
+               "language_model": PROMPT_EXAMPLES}[config["task"]]
     path = run_data_path(run_dir, config)
     try:
         _, validation = TASKS[config["task"]].load_data(config, path)
@@ -437,18 +560,32 @@ def validation_examples(config, run_dir, count=EXAMPLE_COUNT):
         print(f"warning: the run's data cannot be read ({reason}); the warmup requests and "
               f"the model card use built-in example texts instead", file=sys.stderr)
         return builtin, f"built-in example texts (the run's data could not be read: {reason})"
-    where = f"`{path}`" if path else "the task's standard data set"
+    where = f"`{shown_path(path)}`" if path else "the task's standard data set"
     if config["task"] == "classification":
         by_class = [[t for t, y in zip(validation.texts, validation.labels) if y == c]
                     for c in range(len(validation.class_names))]
         texts = [t for group in zip(*by_class) for t in group][:count]
         if len(texts) < count:  # a class has too few rows: fill from the rest
             texts += [t for t in validation.texts if t not in texts][:count - len(texts)]
-    else:
+    elif config["task"] == "translation":
         texts = list(dict.fromkeys(source for source, _ in validation))[:count]
+    else:
+        texts = language_model_prompts(config, validation, count)
     if not texts:
         return builtin, "built-in example texts (the run's validation split is empty)"
     return tuple(texts), f"the validation split of {where}"
+
+
+def language_model_prompts(config, validation_text, count):
+    """The run's own prompt, then the first three words of validation lines."""
+    prompts = [config["generation"]["prompt"]] if config["generation"]["prompt"] else []
+    for line in validation_text.splitlines():
+        prompt = " ".join(line.split()[:3])
+        if len(prompts) >= count:
+            break
+        if prompt and prompt not in prompts:
+            prompts.append(prompt)
+    return prompts
 
 
 # --- models.config -------------------------------------------------------------
@@ -494,7 +631,8 @@ def add_to_models_config(base, name):
     """Lists NAME in `BASE/models.config`; returns the file's path.
 
     A model already listed keeps its entry (its version policy, labels and
-    base path are the operator's); the file is replaced whole, atomically,
+    base path are the operator's); a new one goes in name order if the list
+    is in name order, else at the end. The file is replaced whole, atomically,
     so a server polling it never reads half of it.
     """
     path = pathlib.Path(base) / MODELS_CONFIG
@@ -502,8 +640,11 @@ def add_to_models_config(base, name):
     models = config.model_config_list.config
     if any(model.name == name for model in models):
         return path
+    was_sorted = [m.name for m in models] == sorted(m.name for m in models)
     models.add(name=name, base_path=model_base_path(base, name, config),
                model_platform="tensorflow")
+    if was_sorted:  # keep a sorted list sorted; an operator's own order stays
+        models.sort(key=lambda m: m.name)
     comment = comment or ("# Models for TensorFlow Serving (a ModelServerConfig in text format), "
                           "kept by python -m training.export.\n"
                           f"# Serve them: python -m serving --model_config_file {path}")
@@ -588,6 +729,19 @@ def write_version(export_dir, config, model, name, examples):
             check_classifier(
                 export_dir, model, class_names,
                 tuple(examples) + CLASSIFIER_EXAMPLES + AWKWARD_EXAMPLES)
+        elif config["task"] == "language_model":
+            generation = config["generation"]
+            language_model_archive(model, generation).write_out(str(export_dir), verbose=False)
+            # Warmup states every option, so it runs on servers that ignore
+            # defaults; short continuations keep the server's start quick.
+            options = {"max_length": np.int32(CHECK_LENGTH),
+                       "temperature": np.float32(generation["temperature"]),
+                       "top_k": np.int32(generation["top_k"]),
+                       "top_p": np.float32(generation["top_p"]), "seed": np.int64(0)}
+            write_warmup(export_dir, warmup_requests(name, examples, options, key="prompts")
+                         + warmup_requests(name, examples, signature="log_prob", key="texts"))
+            check_ops(export_dir)
+            check_language_model(export_dir, model, tuple(examples) + AWKWARD_EXAMPLES)
         else:
             translator_archive(model).write_out(str(export_dir), verbose=False)
             # Warmup states beam_width, so it runs on servers that ignore defaults.

@@ -266,6 +266,9 @@ def train(args):
                 "strategy": type(strategy).__name__,
                 "replicas": strategy.num_replicas_in_sync,
                 "devices": [d.name for d in tf.config.list_logical_devices()],
+                # What the times in metrics.json were measured on.
+                "cpu_cores": len(os.sched_getaffinity(0)),
+                "processor": platform.processor() or platform.machine(),
                 "started": datetime.datetime.now().isoformat(timespec="seconds"),
                 "resumed": bool(args.resume),
                 # Per ensemble member; None: no time limit.

@@ -216,3 +216,176 @@ def test_evaluate_scores_a_language_model_run(lm_run, capsys):
     assert scored["split"] == "validation" and "nats/char" in printed
     assert evaluate.main([str(lm_run), "--split", "all"]) == 0
     assert "nats/char" in capsys.readouterr().out
+
+
+# --- Export: the SavedModel of a language-model run --------------------------
+
+
+@pytest.fixture(scope="module")
+def lm_export(lm_run, tmp_path_factory):
+    from training import export
+
+    base = tmp_path_factory.mktemp("lm_savedmodels")
+    assert export.main([str(lm_run), "--name", "tiny_lm", "--base", str(base)]) == 0
+    return base / "tiny_lm" / "1"
+
+
+def loaded_keras(lm_run):
+    return keras.saving.load_model(lm_run / "model.keras", compile=False)
+
+
+def test_the_export_has_generation_and_log_prob_signatures_with_defaults(lm_export):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((lm_export / "saved_model.pb").read_bytes())
+    signatures = proto.meta_graphs[0].signature_def
+    serve = signatures["serving_default"]
+    assert set(serve.inputs) == {"prompts", "max_length", "temperature", "top_k", "top_p",
+                                 "seed"}
+    assert set(serve.outputs) == {"text"}
+    # every input but the prompts may be left out; the run's generation section
+    defaults = {k: tf.make_ndarray(v).item() for k, v in serve.defaults.items()}
+    assert defaults == {"max_length": 12, "temperature": pytest.approx(0.8), "top_k": 0,
+                        "top_p": 1.0, "seed": -1}
+    log_prob = signatures["log_prob"]
+    assert set(log_prob.inputs) == {"texts"} and not log_prob.defaults
+    assert set(log_prob.outputs) == {"log_prob", "token_count"}
+
+
+def test_the_served_graph_generates_and_scores_as_the_keras_model(lm_export, lm_run):
+    model = loaded_keras(lm_run)
+    loaded = tf.saved_model.load(str(lm_export))
+    prompts = ["the cat", "", "my hat sat on"]
+    for seed, temperature in ((5, 1.0), (0, 0.0)):
+        served = loaded.signatures["serving_default"](
+            prompts=tf.constant(prompts), max_length=tf.constant(25),
+            temperature=tf.constant(temperature), top_k=tf.constant(3),
+            top_p=tf.constant(0.95), seed=tf.constant(seed, tf.int64))
+        assert [t.decode() for t in served["text"].numpy()] == model.generate_text(
+            prompts, 25, temperature, 3, 0.95, seed=seed)
+    texts = ["the cat sat on a dog\n", "zz"]
+    scored = loaded.signatures["log_prob"](texts=tf.constant(texts))
+    nats, counts = model.score(texts)
+    np.testing.assert_allclose(scored["log_prob"].numpy(), nats.numpy(), atol=1e-4)
+    assert scored["token_count"].numpy().tolist() == [20, 1]
+    # a text the model has learnt is likelier, token for token, than noise
+    per_token = scored["log_prob"].numpy() / scored["token_count"].numpy()
+    assert per_token[0] > per_token[1]
+
+
+def test_a_seed_of_minus_one_draws_afresh(lm_export):
+    serve = tf.saved_model.load(str(lm_export)).signatures["serving_default"]
+    arguments = dict(prompts=tf.constant(["the "] * 4), max_length=tf.constant(40),
+                     temperature=tf.constant(1.5), top_k=tf.constant(0),
+                     top_p=tf.constant(1.0), seed=tf.constant(-1, tf.int64))
+    drawn = [t.decode() for t in serve(**arguments)["text"].numpy()]
+    assert len(set(drawn)) > 1  # four rows, four draws
+    arguments["seed"] = tf.constant(9, tf.int64)
+    assert serve(**arguments)["text"].numpy().tolist() == serve(**arguments)["text"].numpy().tolist()
+
+
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("max_length", 5000, "max_length must be an integer between 1 and 2048. Received: max_length=5000"),
+        ("max_length", 0, "max_length must be an integer between 1 and 2048. Received: max_length=0"),
+        ("temperature", -0.5, "temperature must be a number of at least 0. Received: temperature=-0.5"),
+        ("top_k", -1, "top_k must be an integer of at least 0. Received: top_k=-1"),
+        ("top_p", 0.0, r"top_p must be a number in \(0, 1\]. Received: top_p=0"),
+    ],
+)
+def test_the_served_graph_refuses_options_out_of_range_by_name(lm_export, argument, value,
+                                                               message):
+    serve = tf.saved_model.load(str(lm_export)).signatures["serving_default"]
+    arguments = dict(prompts=tf.constant(["the "]), max_length=tf.constant(5),
+                     temperature=tf.constant(1.0), top_k=tf.constant(0),
+                     top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))
+    arguments[argument] = tf.constant(value, arguments[argument].dtype)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve(**arguments)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_length": 0}, "Argument `max_length` must be an integer of at least 1. Received: max_length=0"),
+        ({"top_k": 2.5}, "Argument `top_k` must be an integer of at least 0. Received: top_k=2.5"),
+        ({"top_p": 0}, r"Argument `top_p` must be a number in \(0, 1\]. Received: top_p=0"),
+        ({"seed": -3}, "Argument `seed` must be None or a non-negative integer. Received: seed=-3"),
+    ],
+)
+def test_generate_text_names_a_bad_argument(lm_run, options, message):
+    arguments = {"max_length": 5, "temperature": 1.0, "top_k": 0, "top_p": 1.0, **options}
+    with pytest.raises(ValueError, match=message):
+        loaded_keras(lm_run).generate_text(["the "], **arguments)
+
+
+def test_every_warmup_request_runs_on_the_export(lm_export):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from training.savedmodel import WARMUP_FILE
+
+    loaded = tf.saved_model.load(str(lm_export))
+    logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            for record in tf.data.TFRecordDataset(str(lm_export / "assets.extra" / WARMUP_FILE))]
+    signatures = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert set(signatures) == {"serving_default", "log_prob"}
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "tiny_lm"
+        function = loaded.signatures[request.model_spec.signature_name]
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        # TF Serving's REST layer wants every input: the warmup names them all
+        assert set(inputs) == set(function.structured_input_signature[1])
+        outputs = function(**inputs)
+        rows = len(tf.make_ndarray(request.inputs["prompts" if "prompts" in inputs else "texts"]))
+        assert all(len(v) == rows for v in outputs.values())
+
+
+def test_the_model_card_reports_the_losses_and_repeatable_samples(lm_export, lm_run):
+    from training.model_card import read_examples
+
+    card = (lm_export.parent / "README.md").read_text()
+    metrics = json.loads((lm_run / "metrics.json").read_text())
+    assert f"| {metrics['loss']:.4f} |" in card and f"| {metrics['loss_windows_64']:.4f} |" in card
+    assert "`log_prob`" in card and "nats per character" in card
+    header, rows = read_examples(card)
+    assert header == ["prompt", "seed", "continuation"]
+    assert rows[0][0] == "the " and len(rows) >= 4  # the run's prompt, then validation lines
+    model = keras.saving.load_model(lm_export.parent / "tiny_lm.keras", compile=False)
+    for prompt, seed, continuation in rows:
+        assert len(continuation) == 200
+        assert model.generate_text([prompt], 200, 0.8, seed=int(seed)) == [continuation]
+
+
+def test_pretrained_loads_the_language_model_and_its_layers(lm_export):
+    from zoo import pretrained
+    from zoo.models.language_model_preprocessor import LanguageModelTokenizer
+
+    base = lm_export.parent.parent
+    assert pretrained.list(base) == ["tiny_lm"]
+    core = pretrained.load("tiny_lm", include_preprocessing=False, base=base)
+    assert isinstance(core, LanguageModel)
+    encoder = pretrained.load_layer("tiny_lm", "encoder", trainable=False, base=base)
+    assert isinstance(encoder, keras.layers.Layer) and not encoder.trainable
+    assert encoder.cell.units == 16
+    assert isinstance(pretrained.load_layer("tiny_lm", "vectorizer", base=base),
+                      LanguageModelTokenizer)
+    assert pretrained.load_layer("tiny_lm", "embedding", base=base).output_dim == 8
+
+
+def test_an_export_whose_generations_drift_from_the_keras_model_fails_its_check(
+        lm_export, lm_run):
+    from training.export import ExportError
+    from training.savedmodel import check_language_model
+
+    model = loaded_keras(lm_run)
+    honest = model.generate_text
+
+    def drifted(prompts, *args, **kwargs):
+        return [text[::-1] for text in honest(prompts, *args, **kwargs)]
+
+    model.generate_text = drifted
+    with pytest.raises(ExportError, match="greedy generations differ from the Keras model's"):
+        check_language_model(lm_export, model, ["the cat sat on a"])
