@@ -2,6 +2,10 @@
 its TF Serving config, and that each model still gives the outputs its
 model card records; and the transfer-learning example of docs/pretrained.md."""
 
+import json
+import pathlib
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -14,9 +18,10 @@ from zoo import pretrained
 
 pytestmark = pytest.mark.tensorflow_only
 
-REQUIRED = ["sarcasm_gru", "sarcasm_lstm", "sarcasm_original_lstm", "translate_spa_eng"]
+REQUIRED = ["sarcasm_gru", "sarcasm_lstm", "sarcasm_original_lstm", "shakespeare_char_gru",
+            "translate_spa_eng"]
 MODEL_BUDGET = 20 * 2**20
-ZOO_BUDGET = 80 * 2**20
+ZOO_BUDGET = 160 * 2**20
 
 
 def test_the_zoo_ships_the_required_models():
@@ -55,7 +60,16 @@ def test_shipped_model_gives_the_outputs_in_its_card(name):
     texts = [row[0] for row in rows]
     model = pretrained.load(name)
     serving = pretrained.load_saved_model(name).signatures["serving_default"]
-    if header[1:] == ["translation"]:
+    if header == ["prompt", "seed", "continuation"]:
+        for prompt, seed, continuation in rows:
+            assert model.generate_text([prompt], len(continuation), 0.8,
+                                       seed=int(seed)) == [continuation]
+            served = serving(prompts=tf.constant([prompt]),
+                             max_length=tf.constant(len(continuation)),
+                             temperature=tf.constant(0.8), top_k=tf.constant(0),
+                             top_p=tf.constant(1.0), seed=tf.constant(int(seed), tf.int64))
+            assert served["text"].numpy()[0].decode() == continuation
+    elif header[1:] == ["translation"]:
         expected = [row[1] for row in rows]
         assert [t.decode() for t in model(np.array(texts, dtype=object)).numpy()] == expected
         served = serving(text=tf.constant(texts), beam_width=tf.constant(model.beam_width))
@@ -130,3 +144,24 @@ def test_transfer_learning_reuses_the_sarcasm_encoder(tmp_path):
     np.testing.assert_allclose(
         reloaded.predict(x_test[:8], verbose=0),
         model.predict(vectorizer(x_test[:8]), verbose=0), atol=1e-6)
+
+
+def test_the_readme_shows_what_the_shipped_language_model_answers():
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    exchanges = re.findall(
+        r"curl -d '(.*)' \\\n +http://localhost:8501/v1/models/shakespeare_char_gru:predict\n"
+        r"(.*)\n", readme)
+    assert len(exchanges) == 2
+    loaded = pretrained.load_saved_model("shakespeare_char_gru")
+    (generate, generated), (score, scored) = [(json.loads(a), json.loads(b)) for a, b in exchanges]
+    options = generate["inputs"]
+    served = loaded.signatures["serving_default"](
+        prompts=tf.constant(options["prompts"]), max_length=tf.constant(options["max_length"]),
+        temperature=tf.constant(float(options["temperature"])),
+        top_k=tf.constant(options["top_k"]), top_p=tf.constant(float(options["top_p"])),
+        seed=tf.constant(options["seed"], tf.int64))
+    assert [t.decode() for t in served["text"].numpy()] == generated["outputs"]
+    result = loaded.signatures["log_prob"](texts=tf.constant(score["instances"]))
+    [expected] = scored["predictions"]
+    assert result["token_count"].numpy().tolist() == [expected["token_count"]]
+    assert result["log_prob"].numpy()[0] == pytest.approx(expected["log_prob"], abs=1e-3)
