@@ -38,6 +38,9 @@ CLASSIFICATION = {
         "recurrent_dropout": 0.0,
         "token_dropout": 0.0,
         "ensemble_size": 1,  # K > 1: K members trained together, probabilities averaged
+        # {name: MODEL, base: DIR}: start from a word-level language model's
+        # embedding and recurrent layers (ULMFiT); None: from scratch
+        "pretrained": None,
     },
     "training": {
         "epochs": 4,
@@ -45,6 +48,11 @@ CLASSIFICATION = {
         "learning_rate": 0.001,
         "lr_schedule": "constant",  # constant | cosine (to 0 over all epochs)
         "clipnorm": None,
+        # ULMFiT: each layer below the head learns this many times slower
+        # than the one above (1: all alike); the head trains alone in the
+        # first epoch and one layer more joins each epoch (from the top)
+        "discriminative_lr_factor": 1.0,
+        "gradual_unfreezing": False,
         "early_stopping_patience": 2,
         "monitor": "val_accuracy",
         "seed": 1337,
@@ -129,6 +137,9 @@ LANGUAGE_MODEL = {
         "path": None,  # text needs a file (--data or data.path); None downloads sarcasm
         "validation_fraction": 0.1,  # text: the tail, from a line start
         "split_seed": 1337,  # sarcasm: the classifier's split (same fraction and seed)
+        # a translation pairs file (spa.txt) whose English side is added to
+        # the training text, never to the validation text; None: none
+        "translation_pairs": None,
     },
     "preprocessing": {
         "level": "char",  # char | word

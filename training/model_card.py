@@ -334,6 +334,10 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             f"dropout {model_config['dropout']} -> softmax over "
             f"{len(config['data']['class_names'])} classes."
         )
+        if model_config.get("pretrained"):
+            architecture += (
+                f" The embedding and recurrent layers started from the word-level language "
+                f"model `{model_config['pretrained']['name']}`, then trained with the rest.")
         members = model_config.get("ensemble_size", 1)
         if members > 1:
             architecture = (

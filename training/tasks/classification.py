@@ -114,9 +114,11 @@ class Run:
         vocabulary = None
         if saved is not None and (saved / VOCABULARY_FILE).exists():
             vocabulary = (saved / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")
+        elif config["model"]["pretrained"]:
+            vocabulary = pretrained_vocabulary(config)
         self.vectorizer = text_vectorizer(
             train.texts,
-            pre["max_tokens"],
+            len(vocabulary) if vocabulary is not None else pre["max_tokens"],
             pre["sequence_length"],
             pre["standardize"],
             # A saved vocabulary starts with padding and [UNK], which the
@@ -159,11 +161,21 @@ class Run:
             vocabulary_size=len(self.vocabulary),
             num_classes=len(self.class_names),
             name="text_classifier_core",
-            **model_config,
+            **{k: v for k, v in model_config.items() if k != "pretrained"},
         )
+        # Each member's layers of one depth share a group (one classifier:
+        # no prefix).
+        members = model_config["ensemble_size"]
+        prefixes = [""] if members == 1 else [f"member_{k}_" for k in range(members)]
+        if model_config["pretrained"]:
+            load_pretrained_weights(model, model_config, prefixes)
         training = self.config["training"]
+        # Below the head, from the top down: ULMFiT's layer groups.
+        depths = [f"recurrent_{i}" for i in reversed(range(model_config["num_layers"]))]
         model.compile(
-            make_optimizer(training, self.steps_per_epoch(training["batch_size"])),
+            make_optimizer(training, self.steps_per_epoch(training["batch_size"]),
+                           layer_groups=[[p + name for p in prefixes]
+                                         for name in depths + ["embedding"]]),
             keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
@@ -198,6 +210,79 @@ class Run:
         return classification_metrics(
             np.asarray(data.labels), scores.argmax(-1), self.class_names
         )
+
+
+# --- Fine-tuning a pretrained language model (ULMFiT) -------------------------
+
+# The language model's settings the classifier takes over.
+INHERITED = ("cell", "cell_options", "units", "num_layers", "embedding_dim")
+LINE_END_ROW = "[LINE END]"
+
+
+def _pretrained_model(config):
+    """The `TextLanguageModel` that `model.pretrained` names."""
+    import zoo.pretrained
+    from zoo.models.language_model_preprocessor import TextLanguageModel
+
+    spec = config["model"]["pretrained"]
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or (
+            set(spec) - {"name", "base"}):
+        raise ConfigError(
+            "model.pretrained must be null or {name: MODEL, base: DIR} (base optional: "
+            f"savedmodels/ by default). Received: {spec!r}")
+    try:
+        model = zoo.pretrained.load(spec["name"], base=spec.get("base"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"model.pretrained: {error}") from None
+    if not isinstance(model, TextLanguageModel) or model.tokenizer.level != "word":
+        raise ConfigError(
+            f"model.pretrained: {spec['name']!r} is not a word-level language model "
+            f"(a classifier starts from one; train it with task: language_model and "
+            f"preprocessing.level: word). Received: {type(model).__name__}")
+    return model
+
+
+def pretrained_vocabulary(config):
+    """The language model's vocabulary, padding and [UNK] first, after
+    checking that the classifier can read it and taking over its sizes.
+
+    The classifier tokenizes as the language model did (the same
+    standardization), so token i is row i of the pretrained embedding.
+    """
+    model = _pretrained_model(config)
+    if config["preprocessing"]["standardize"] != "lower_and_split_punctuation":
+        raise ConfigError(
+            "model.pretrained needs preprocessing.standardize: lower_and_split_punctuation "
+            "(the language model's tokenization). Received: "
+            f"{config['preprocessing']['standardize']!r}")
+    if config["model"]["bidirectional"]:
+        raise ConfigError("model.pretrained needs model.bidirectional: false (the language "
+                          "model read its text forward). Received: true")
+    language_model = model.language_model
+    taken = {name: getattr(language_model, name) for name in INHERITED}
+    changed = {k: v for k, v in taken.items() if config["model"][k] != v}
+    if changed:
+        print(f"note: model.pretrained sets {changed} (the language model's)", flush=True)
+    config["model"].update(taken)
+    config["preprocessing"]["max_tokens"] = model.tokenizer.vocabulary_size
+    # The line-end token keeps its row under a name no headline tokenizes
+    # to (the classifier's standardization lowercases and splits off "["),
+    # and vocabulary.txt, one token per line, can hold it.
+    return [LINE_END_ROW if token == "\n" else token for token in model.tokenizer.vocabulary]
+
+
+def load_pretrained_weights(model, model_config, prefixes=("",)):
+    """Copies the language model's embedding and recurrent layers into
+    `model` (a TextClassifier built with the same sizes and vocabulary),
+    into each member's (`prefixes`) of an ensemble."""
+    import zoo.pretrained
+
+    spec = model_config["pretrained"]
+    names = ["embedding"] + [f"recurrent_{i}" for i in range(model_config["num_layers"])]
+    for name in names:
+        weights = zoo.pretrained.load_layer(spec["name"], name, base=spec.get("base")).get_weights()
+        for prefix in prefixes:
+            model.get_layer(prefix + name).set_weights(weights)
 
 
 def classification_metrics(labels, predictions, class_names):

@@ -32,6 +32,7 @@ from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from zoo.data.classification import default_sarcasm_path, load_sarcasm, split_labeled_texts
 from zoo.data.language import load_text, split_text
+from zoo.data.translation import load_translation_pairs
 from zoo.models.language_model import LanguageModel
 from zoo.models.language_model_preprocessor import LanguageModelTokenizer, TextLanguageModel
 
@@ -68,10 +69,23 @@ def load_data(config, data_path=None):
         headlines = load_sarcasm(path or default_sarcasm_path())
         train, validation = split_labeled_texts(
             headlines, data["validation_fraction"], data["split_seed"])
-        return tuple("".join(f"{text}\n" for text in part.texts) for part in (train, validation))
-    if data["format"] != "text":
+        train, validation = ("".join(f"{text}\n" for text in part.texts)
+                             for part in (train, validation))
+    elif data["format"] == "text":
+        train, validation = split_text(load_text(path), data["validation_fraction"])
+    else:
         raise ConfigError(f"data.format must be one of {FORMATS}. Received: {data['format']!r}")
-    return split_text(load_text(path), data["validation_fraction"])
+    if data["translation_pairs"]:
+        train += english_sentences(data["translation_pairs"])
+    return train, validation
+
+
+def english_sentences(path):
+    """The English side of a translation pairs file (`English<TAB>other`),
+    each sentence once, one per line: more training text in the language
+    of the headlines (the validation text stays the data's own)."""
+    pairs = load_translation_pairs(path)
+    return "".join(f"{english}\n" for english in dict.fromkeys(t for _, t in pairs))
 
 
 class ResetStates(keras.callbacks.Callback):
