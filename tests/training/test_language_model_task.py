@@ -313,12 +313,21 @@ def test_the_served_graph_refuses_options_out_of_range_by_name(lm_export, argume
         ({"top_k": 2.5}, "Argument `top_k` must be an integer of at least 0. Received: top_k=2.5"),
         ({"top_p": 0}, r"Argument `top_p` must be a number in \(0, 1\]. Received: top_p=0"),
         ({"seed": -3}, "Argument `seed` must be None or a non-negative integer. Received: seed=-3"),
+        ({"seed": 1.5}, "Argument `seed` must be None or a non-negative integer. Received: seed=1.5"),
+        ({"temperature": "hot"},
+         "Argument `temperature` must be a number of at least 0. Received: temperature='hot'"),
     ],
 )
 def test_generate_text_names_a_bad_argument(lm_run, options, message):
     arguments = {"max_length": 5, "temperature": 1.0, "top_k": 0, "top_p": 1.0, **options}
     with pytest.raises(ValueError, match=message):
         loaded_keras(lm_run).generate_text(["the "], **arguments)
+
+
+def test_generate_text_takes_numpy_numbers(lm_run):
+    model = loaded_keras(lm_run)
+    assert model.generate_text(["the "], np.int64(6), np.float32(0.5), np.int32(0), 1.0,
+                               seed=np.int64(4)) == model.generate_text(["the "], 6, 0.5, seed=4)
 
 
 def test_every_warmup_request_runs_on_the_export(lm_export):

@@ -19,6 +19,7 @@ the same ops.
 """
 
 import collections
+import numbers
 
 import keras
 import numpy as np
@@ -222,7 +223,7 @@ def check_generation_arguments(max_length, temperature, top_k, top_p, most=None)
               "top_p": top_p}
     for name, test, expected in _generation_rules(most):
         value = values[name]
-        kinds = int if name in ("max_length", "top_k") else (int, float)
+        kinds = numbers.Integral if name in ("max_length", "top_k") else numbers.Real
         if isinstance(value, bool) or not isinstance(value, kinds) or not test(value):
             raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
 
@@ -340,14 +341,15 @@ class TextLanguageModel(keras.Model):
             A list of strings: the continuations, without their prompts.
         """
         check_generation_arguments(max_length, temperature, top_k, top_p)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        if seed is not None and (
+                isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             raise ValueError(
                 f"Argument `seed` must be None or a non-negative integer. Received: seed={seed!r}"
             )
         ids = self._generate(
-            tf.constant(list(prompts), tf.string), tf.constant(max_length, tf.int32),
+            tf.constant(list(prompts), tf.string), tf.constant(int(max_length), tf.int32),
             tf.constant(float(temperature)), tf.constant(int(top_k)),
-            tf.constant(float(top_p)), tf.constant(-1 if seed is None else seed, tf.int64),
+            tf.constant(float(top_p)), tf.constant(-1 if seed is None else int(seed), tf.int64),
         )
         return [t.decode("utf-8") for t in self.tokenizer.detokenize(ids).numpy()]
 
