@@ -153,6 +153,9 @@ LANGUAGE_MODEL = {
         "embedding_dim": 128,
         "dropout": 0.0,  # locked dropout on embeddings, between layers, before the output
         "tie_embeddings": False,
+        # {name: MODEL, base: DIR}: go on training a language model (its
+        # vocabulary, sizes and weights) on this text; None: from scratch
+        "pretrained": None,
     },
     "training": {
         "epochs": 10,

@@ -165,3 +165,44 @@ def test_every_member_of_an_ensemble_starts_from_the_language_model(word_lm):
     assert [g["layers"] for g in model.optimizer.groups] == [
         ["member_0_recurrent_0", "member_1_recurrent_0"],
         ["member_0_embedding", "member_1_embedding"]]
+
+
+def test_a_language_model_goes_on_training_from_a_pretrained_one(word_lm, tmp_path, capsys):
+    from zoo import pretrained
+    from training.config import read_config_file, resolve
+    from training.defaults import TASK_DEFAULTS
+
+    root = word_lm["root"]
+    text = tmp_path / "more.txt"
+    text.write_text("".join(f"{w} sunny {v}\n" for w in CUES for v in WORDS) * 20)
+    config = root / "finetune.yaml"
+    config.write_text(WORD_LM.replace(
+        "model: {cell: gru, units: 8, num_layers: 1, embedding_dim: 8}",
+        f"model: {{units: 32, pretrained: {{name: tiny_word_lm, base: {word_lm['base']}}}}}"))
+    out = tmp_path / "run"
+    assert train.main([str(config), "--data", str(text), "--out", str(out)]) == 0
+    assert "note: model.pretrained sets" in capsys.readouterr().out
+    source = pretrained.load("tiny_word_lm", base=word_lm["base"])
+    assert json.loads((out / "vocabulary.json").read_text()) == source.tokenizer.vocabulary
+    saved = json.loads((out / "config.json").read_text())["model"]
+    assert (saved["cell"], saved["units"], saved["embedding_dim"]) == ("gru", 8, 8)
+    # Built afresh, the network is the pretrained one, weight for weight.
+    resolved = resolve(TASK_DEFAULTS["language_model"], read_config_file(config), config)
+    run = lm_task.Run(resolved, *lm_task.load_data(resolved, str(text)))
+    model = run.build_model()
+    for mine, theirs in zip(model.recurrent[0].cell.get_weights(),
+                            source.language_model.recurrent[0].cell.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(model.output_layer.get_weights()[0],
+                                  source.language_model.output_layer.get_weights()[0])
+
+
+def test_a_language_model_refuses_a_pretrained_model_of_another_level(word_lm, tmp_path, capsys):
+    (tmp_path / "text.txt").write_text("the cat sat\n" * 400)
+    config = tmp_path / "char.yaml"
+    config.write_text(WORD_LM.replace("level: word", "level: char").replace(
+        "model: {cell: gru, units: 8, num_layers: 1, embedding_dim: 8}",
+        f"model: {{pretrained: {{name: tiny_word_lm, base: {word_lm['base']}}}}}"))
+    assert train.main([str(config), "--data", str(tmp_path / "text.txt"),
+                       "--out", str(tmp_path / "run")]) == 2
+    assert "'tiny_word_lm' is not a char-level language model" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
+from training.tasks.pretrained import load_language_model, take_sizes
 from zoo.data.classification import (
     default_sarcasm_path,
     load_sarcasm,
@@ -214,32 +215,7 @@ class Run:
 
 # --- Fine-tuning a pretrained language model (ULMFiT) -------------------------
 
-# The language model's settings the classifier takes over.
-INHERITED = ("cell", "cell_options", "units", "num_layers", "embedding_dim")
 LINE_END_ROW = "[LINE END]"
-
-
-def _pretrained_model(config):
-    """The `TextLanguageModel` that `model.pretrained` names."""
-    import zoo.pretrained
-    from zoo.models.language_model_preprocessor import TextLanguageModel
-
-    spec = config["model"]["pretrained"]
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or (
-            set(spec) - {"name", "base"}):
-        raise ConfigError(
-            "model.pretrained must be null or {name: MODEL, base: DIR} (base optional: "
-            f"savedmodels/ by default). Received: {spec!r}")
-    try:
-        model = zoo.pretrained.load(spec["name"], base=spec.get("base"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"model.pretrained: {error}") from None
-    if not isinstance(model, TextLanguageModel) or model.tokenizer.level != "word":
-        raise ConfigError(
-            f"model.pretrained: {spec['name']!r} is not a word-level language model "
-            f"(a classifier starts from one; train it with task: language_model and "
-            f"preprocessing.level: word). Received: {type(model).__name__}")
-    return model
 
 
 def pretrained_vocabulary(config):
@@ -249,7 +225,7 @@ def pretrained_vocabulary(config):
     The classifier tokenizes as the language model did (the same
     standardization), so token i is row i of the pretrained embedding.
     """
-    model = _pretrained_model(config)
+    model = load_language_model(config["model"]["pretrained"], "word")
     if config["preprocessing"]["standardize"] != "lower_and_split_punctuation":
         raise ConfigError(
             "model.pretrained needs preprocessing.standardize: lower_and_split_punctuation "
@@ -258,12 +234,7 @@ def pretrained_vocabulary(config):
     if config["model"]["bidirectional"]:
         raise ConfigError("model.pretrained needs model.bidirectional: false (the language "
                           "model read its text forward). Received: true")
-    language_model = model.language_model
-    taken = {name: getattr(language_model, name) for name in INHERITED}
-    changed = {k: v for k, v in taken.items() if config["model"][k] != v}
-    if changed:
-        print(f"note: model.pretrained sets {changed} (the language model's)", flush=True)
-    config["model"].update(taken)
+    take_sizes(config, model.language_model)
     config["preprocessing"]["max_tokens"] = model.tokenizer.vocabulary_size
     # The line-end token keeps its row under a name no headline tokenizes
     # to (the classifier's standardization lowercases and splits off "["),

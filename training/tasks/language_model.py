@@ -30,6 +30,7 @@ import tensorflow as tf
 from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
+from training.tasks.pretrained import INHERITED, load_language_model, take_sizes
 from zoo.data.classification import default_sarcasm_path, load_sarcasm, split_labeled_texts
 from zoo.data.language import load_text, split_text
 from zoo.data.translation import load_translation_pairs
@@ -112,6 +113,14 @@ class Run:
         self.train, self.validation = train, validation
         pre = config["preprocessing"]
         vocabulary = None
+        self.pretrained = None
+        if config["model"]["pretrained"]:
+            # ULMFiT's second step: a language model trained on other text
+            # goes on training here, with its own vocabulary and sizes.
+            self.pretrained = load_language_model(config["model"]["pretrained"], pre["level"])
+            take_sizes(config, self.pretrained.language_model, INHERITED + ("tie_embeddings",))
+            pre["max_tokens"] = self.pretrained.tokenizer.vocabulary_size
+            vocabulary = self.pretrained.tokenizer.vocabulary[2:]
         if saved is not None and (saved / VOCABULARY_FILE).exists():
             vocabulary = json.loads((saved / VOCABULARY_FILE).read_text(encoding="utf-8"))[2:]
         self.tokenizer = LanguageModelTokenizer(
@@ -154,8 +163,10 @@ class Run:
             stateful=self.stateful,
             batch_size=training["batch_size"] if self.stateful else None,
             name="language_model",
-            **self.config["model"],
+            **{k: v for k, v in self.config["model"].items() if k != "pretrained"},
         )
+        if self.pretrained is not None:
+            model.copy_weights_from(self.pretrained.language_model)
         model.compile(
             make_optimizer(training, self.steps_per_epoch(training["batch_size"])),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -198,14 +198,19 @@ class LanguageModel(keras.Model):
         """
         config = {**self.get_config(), "stateful": False, "batch_size": None}
         copy = LanguageModel.from_config(config)
-        copy.embedding.set_weights(self.embedding.get_weights())
-        for mine, theirs in zip(self.recurrent, copy.recurrent):
-            theirs.cell.set_weights(mine.cell.get_weights())
-        if self.tie_embeddings:
-            copy.output_bias.assign(self.output_bias)
-        else:
-            copy.output_layer.set_weights(self.output_layer.get_weights())
+        copy.copy_weights_from(self)
         return copy
+
+    def copy_weights_from(self, other):
+        """Takes every weight of `other`, a LanguageModel of the same sizes
+        (stateful or not: the carried states are not weights)."""
+        self.embedding.set_weights(other.embedding.get_weights())
+        for mine, theirs in zip(self.recurrent, other.recurrent):
+            mine.cell.set_weights(theirs.cell.get_weights())
+        if self.tie_embeddings:
+            self.output_bias.assign(other.output_bias)
+        else:
+            self.output_layer.set_weights(other.output_layer.get_weights())
 
     def reset_states(self):
         """Zeroes a stateful model's carried states (a new stream)."""
