@@ -113,10 +113,15 @@ class Run:
         config["data"]["class_names"] = self.class_names
         pre = config["preprocessing"]
         vocabulary = None
+        # Loaded once: its vocabulary and sizes here, its layers in each
+        # model built (every ensemble member's too).
+        self.pretrained = None
+        if config["model"]["pretrained"]:
+            self.pretrained = load_language_model(config["model"]["pretrained"], "word")
         if saved is not None and (saved / VOCABULARY_FILE).exists():
             vocabulary = (saved / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")
-        elif config["model"]["pretrained"]:
-            vocabulary = pretrained_vocabulary(config)
+        elif self.pretrained is not None:
+            vocabulary = pretrained_vocabulary(config, self.pretrained)
         self.vectorizer = text_vectorizer(
             train.texts,
             len(vocabulary) if vocabulary is not None else pre["max_tokens"],
@@ -168,8 +173,8 @@ class Run:
         # no prefix).
         members = model_config["ensemble_size"]
         prefixes = [""] if members == 1 else [f"member_{k}_" for k in range(members)]
-        if model_config["pretrained"]:
-            load_pretrained_weights(model, model_config, prefixes)
+        if self.pretrained is not None:
+            copy_pretrained_layers(model, self.pretrained.language_model, prefixes)
         training = self.config["training"]
         # Below the head, from the top down: ULMFiT's layer groups.
         depths = [f"recurrent_{i}" for i in reversed(range(model_config["num_layers"]))]
@@ -218,14 +223,14 @@ class Run:
 LINE_END_ROW = "[LINE END]"
 
 
-def pretrained_vocabulary(config):
-    """The language model's vocabulary, padding and [UNK] first, after
-    checking that the classifier can read it and taking over its sizes.
+def pretrained_vocabulary(config, model):
+    """The vocabulary of `model` (a word-level `TextLanguageModel`), padding
+    and [UNK] first, after checking that the classifier can read it and
+    taking over its sizes.
 
     The classifier tokenizes as the language model did (the same
     standardization), so token i is row i of the pretrained embedding.
     """
-    model = load_language_model(config["model"]["pretrained"], "word")
     if config["preprocessing"]["standardize"] != "lower_and_split_punctuation":
         raise ConfigError(
             "model.pretrained needs preprocessing.standardize: lower_and_split_punctuation "
@@ -242,16 +247,14 @@ def pretrained_vocabulary(config):
     return [LINE_END_ROW if token == "\n" else token for token in model.tokenizer.vocabulary]
 
 
-def load_pretrained_weights(model, model_config, prefixes=("",)):
-    """Copies the language model's embedding and recurrent layers into
-    `model` (a TextClassifier built with the same sizes and vocabulary),
-    into each member's (`prefixes`) of an ensemble."""
-    import zoo.pretrained
-
-    spec = model_config["pretrained"]
-    names = ["embedding"] + [f"recurrent_{i}" for i in range(model_config["num_layers"])]
+def copy_pretrained_layers(model, language_model, prefixes=("",)):
+    """Copies the embedding and recurrent layers of `language_model` (a
+    `LanguageModel`) into `model`, a TextClassifier built with the same
+    sizes and vocabulary: into each member's (`prefixes`) of an ensemble.
+    The layers have the same names in both."""
+    names = ["embedding"] + [layer.name for layer in language_model.recurrent]
     for name in names:
-        weights = zoo.pretrained.load_layer(spec["name"], name, base=spec.get("base")).get_weights()
+        weights = language_model.get_layer(name).get_weights()
         for prefix in prefixes:
             model.get_layer(prefix + name).set_weights(weights)
 
