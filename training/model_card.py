@@ -65,7 +65,7 @@ TASK_LIMITS = {
         "(padding and [UNK] included); any other {level_name} in a prompt or a "
         "scored text is [UNK].",
         "Validation loss {loss:.3f} nats per {level_name} ({bits_per_token:.3f} bits, "
-        "perplexity {perplexity:.2f}), on the tail of its text; other text scores worse.",
+        "perplexity {perplexity:.2f}), on its validation text; other text scores worse.",
     ],
     "classification": [
         "Text is lowercased and cut to {sequence_length} tokens; words outside "
@@ -282,6 +282,14 @@ def _validation_split(config):
             f"with seed {data.get('split_seed')} (`zoo.data`); the metrics below are on it.")
 
 
+def _pretrained_note(model_config, what):
+    """Where a run that began from a pretrained language model began."""
+    if not model_config.get("pretrained"):
+        return ""
+    return (f" Its training started with {what} of the language model "
+            f"`{model_config['pretrained']['name']}`.")
+
+
 def _sampling(config):
     if config["task"] != "language_model":
         return ""
@@ -334,10 +342,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             f"dropout {model_config['dropout']} -> softmax over "
             f"{len(config['data']['class_names'])} classes."
         )
-        if model_config.get("pretrained"):
-            architecture += (
-                f" The embedding and recurrent layers started from the word-level language "
-                f"model `{model_config['pretrained']['name']}`, then trained with the rest.")
+        architecture += _pretrained_note(model_config, "the embedding and recurrent layers")
         members = model_config.get("ensemble_size", 1)
         if members > 1:
             architecture = (
@@ -366,7 +371,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             f"{'a continuous stream, the state carried across' if config['training']['stateful'] else 'independent'} "
             f"windows of {config['training']['sequence_length']} tokens. Generation "
             f"reads the prompt once and then steps the cell one token at a time."
-        )
+        ) + _pretrained_note(model_config, "every weight")
         limits_values = {**vocabulary, **metrics, "level_name": level_name}
         signatures = (
             "`serving_default` (`prompts`, optional `max_length`, `temperature`, `top_k`, "

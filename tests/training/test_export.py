@@ -336,6 +336,17 @@ def test_models_config_keeps_the_operators_entries_comment_and_container_paths(t
         "old": ("/models/old", "tensorflow"), "new": ("/models/new", "tensorflow")}
 
 
+@pytest.mark.parametrize("listed, expected", [(["b", "d"], ["b", "c", "d"]),
+                                              (["d", "b"], ["d", "b", "c"])])
+def test_a_new_model_keeps_a_sorted_models_config_sorted_and_an_operators_order(
+        tmp_path, listed, expected):
+    entries = " ".join(f'config {{ name: "{n}" base_path: "/models/{n}" '
+                       f'model_platform: "tensorflow" }}' for n in listed)
+    (tmp_path / "models.config").write_text(f"model_config_list {{ {entries} }}\n")
+    savedmodel.add_to_models_config(tmp_path, "c")
+    assert list(read_models_config(tmp_path / "models.config")) == expected
+
+
 def test_a_broken_models_config_fails_the_export_before_anything_is_written(
         runs, tmp_path, capsys):
     base = tmp_path / "base"

@@ -74,7 +74,8 @@ def test_a_classifier_starts_from_the_language_models_weights(word_lm, tmp_path,
     # Its export says where it started from.
     assert export.main([str(out), "--name", "tiny_classifier", "--base", str(tmp_path)]) == 0
     card = (tmp_path / "tiny_classifier" / "README.md").read_text()
-    assert "started from the word-level language model `tiny_word_lm`" in card
+    assert ("Its training started with the embedding and recurrent layers of the language "
+            "model `tiny_word_lm`.") in card
     # Built afresh, the classifier holds the language model's layers.
 
     run = Run(config, *load_data(config, str(word_lm["table"])))
@@ -195,6 +196,10 @@ def test_a_language_model_goes_on_training_from_a_pretrained_one(word_lm, tmp_pa
         np.testing.assert_array_equal(mine, theirs)
     np.testing.assert_array_equal(model.output_layer.get_weights()[0],
                                   source.language_model.output_layer.get_weights()[0])
+    # Its export says where it started from.
+    assert export.main([str(out), "--name", "tuned_lm", "--base", str(tmp_path)]) == 0
+    assert ("Its training started with every weight of the language model `tiny_word_lm`."
+            in (tmp_path / "tuned_lm" / "README.md").read_text())
 
 
 def test_a_language_model_refuses_a_pretrained_model_of_another_level(word_lm, tmp_path, capsys):
