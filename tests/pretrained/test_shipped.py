@@ -18,8 +18,8 @@ from zoo import pretrained
 
 pytestmark = pytest.mark.tensorflow_only
 
-REQUIRED = ["sarcasm_gru", "sarcasm_lstm", "sarcasm_original_lstm", "shakespeare_char_gru",
-            "translate_spa_eng"]
+REQUIRED = ["sarcasm_gru", "sarcasm_lstm", "sarcasm_lstm_pretrained", "sarcasm_original_lstm",
+            "shakespeare_char_gru", "translate_spa_eng"]
 MODEL_BUDGET = 20 * 2**20
 ZOO_BUDGET = 160 * 2**20
 
