@@ -317,6 +317,24 @@ encoder = zoo.pretrained.load_layer("{name}", "encoder", trainable=False)
 ```"""
 
 
+SIGNATURES = {
+    "classification": "`serving_default` (`text` -> `scores`, `classes`), `classify` "
+                      "(tf.Example with a bytes feature `text`)",
+    "language_model": "`serving_default` (`prompts`, optional `max_length`, `temperature`, "
+                      "`top_k`, `top_p`, `seed` -> `text`), `log_prob` (`texts` -> "
+                      "`log_prob` in nats, `token_count`)",
+    "translation": "`serving_default` (`text`, optional `beam_width` -> `translation`)",
+}
+GATES_SIGNATURE = ("`gates` (`text` -> `tokens` and, for every recurrent layer and "
+                   "direction, each gate and state at every token and the units' importance; "
+                   "docs/gates.md)")
+
+
+def served_signatures(task):
+    """The card's sentence on the signatures a model of `task` serves."""
+    return f"{SIGNATURES[task]} and {GATES_SIGNATURE}"
+
+
 def render(name, version, run_dir, config, model, texts, sizes, texts_source):
     """The model card's Markdown text; `texts_source` says where `texts` come from."""
     run_dir = pathlib.Path(run_dir)
@@ -353,7 +371,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
         limits_values = {**config["preprocessing"], **vocabulary,
                          "accuracy": metrics["accuracy"],
                          "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
-        signatures = "`serving_default` (`text` -> `scores`, `classes`) and `classify` (tf.Example with a bytes feature `text`)"
+        signatures = served_signatures(task)
     elif task == "language_model":
         level = config["preprocessing"]["level"]
         level_name = "character" if level == "char" else "word"
@@ -373,11 +391,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             f"reads the prompt once and then steps the cell one token at a time."
         ) + _pretrained_note(model_config, "every weight")
         limits_values = {**vocabulary, **metrics, "level_name": level_name}
-        signatures = (
-            "`serving_default` (`prompts`, optional `max_length`, `temperature`, `top_k`, "
-            "`top_p`, `seed` -> `text`) and `log_prob` (`texts` -> `log_prob` in nats, "
-            "`token_count`)"
-        )
+        signatures = served_signatures(task)
     else:
         summary = "Translator: raw source sentences in, translations out."
         architecture = (
@@ -391,7 +405,7 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             f"beam search of width {model.beam_width} by default."
         )
         limits_values = {**config["preprocessing"], **vocabulary}
-        signatures = "`serving_default` (`text`, optional `beam_width` -> `translation`)"
+        signatures = served_signatures(task)
     data_path = run_data_path(run_dir, config)
     # Without --data the loader downloaded the task's standard data set.
     data_file = pathlib.Path(data_path).name if data_path else (

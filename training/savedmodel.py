@@ -35,12 +35,26 @@ Language-model signatures:
                      first), token_count: DT_INT32 [-1] (how many tokens
                      that is)
 
+Every model also has
+    gates            text: DT_STRING [-1] -> tokens: DT_STRING [-1, T],
+                     token_count: DT_INT32 [-1], score: DT_FLOAT [-1], and
+                     for each recurrent layer L, direction D (forward,
+                     backward) and quantity Q (the cell's gates and states:
+                     i, f, z, o, c, y for the LSTM family; z, r, h_tilde, h
+                     for the GRU; y_in, y_out, g, s_c, y_c for the 1997
+                     LSTM...) "L/D/Q": DT_FLOAT [-1, T, width], and
+                     "L/D/importance": DT_FLOAT [-1, units] (gradient x
+                     activation of `score`); a translator adds
+                     target_tokens and target_token_count, the tokens of its
+                     greedy translation that the layer "decoder" reads
+                     (`zoo.diagnostics.text_gates`)
+
 The check: a fresh Python process, which never imports `zoo`, loads the new
 version as TF Serving does (a TF1 session over the SignatureDefs, so an
 omitted `beam_width` takes its default), runs a batch of texts through every
 signature, and the outputs must match the Keras model's (scores within
 1e-5, translations and seeded generations exactly, log-likelihoods within
-1e-4 nats); and every op of the graph must be core
+1e-4 nats, gates within 1e-4); and every op of the graph must be core
 TensorFlow (`training/graph_ops.py`). A version that fails is deleted.
 Errors exit with status 2 and name what was wrong.
 """
@@ -69,6 +83,7 @@ from training.export import (DEFAULT_BASE, MODELS_CONFIG, ExportError, check_run
 from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
 from training.model_card import directory_size, run_data_path, shown_path
 from training.tasks import TASKS
+from zoo.diagnostics.text_gates import text_gates
 from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
 # which loading a run's model.keras needs.
@@ -86,6 +101,9 @@ MAX_BEAM_WIDTH = 8
 SCORE_TOLERANCE = 1e-5
 # Log-likelihoods are sums over every token of a text.
 LOG_PROB_TOLERANCE = 1e-4
+GATES_TOLERANCE = 1e-4
+# Texts whose gates the check compares (the signature's output is large).
+GATES_CHECKED = 3
 EXPORTED_TASKS = ("classification", "translation", "language_model")
 # What the check and the warmup requests generate: short continuations,
 # greedy and seeded, so that they are repeatable.
@@ -173,6 +191,17 @@ def archive_of(model):
     return archive
 
 
+def add_gates_endpoint(archive, model):
+    """The `gates` signature: raw text -> tokens and every recurrent layer's
+    gates and states at each of them (`zoo.diagnostics.text_gates`)."""
+    archive.add_endpoint(
+        "gates",
+        lambda text: text_gates(model, text),
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    return archive
+
+
 def classifier_archive(model, class_names):
     """An `ExportArchive` with `serving_default` and `classify`."""
 
@@ -203,7 +232,7 @@ def classifier_archive(model, class_names):
             tf.TensorSpec([None], tf.string, name=tf.saved_model.CLASSIFY_INPUTS)
         ],
     )
-    return archive
+    return add_gates_endpoint(archive, model)
 
 
 def beam_widths(model):
@@ -249,7 +278,7 @@ def translator_archive(model):
             tf.TensorSpec([], tf.int32, name="beam_width"),
         ],
     )
-    return archive
+    return add_gates_endpoint(archive, model)
 
 
 def language_model_archive(model, generation):
@@ -294,7 +323,7 @@ def language_model_archive(model, generation):
     archive.add_endpoint(
         "log_prob", log_prob, input_signature=[tf.TensorSpec([None], tf.string, name="texts")]
     )
-    return archive
+    return add_gates_endpoint(archive, model)
 
 
 def set_method_name(export_dir, signature, method_name):
@@ -395,6 +424,8 @@ CHECK_SCRIPT = textwrap.dedent(
             results["serving_default"] = run("serving_default", text=texts)
         if "classify" in signatures:
             results["classify"] = run("classify", inputs=[example(t) for t in texts])
+        if "gates" in signatures:
+            results["gates"] = run("gates", text=request["gates_texts"])
         if "beam_width" in signatures["serving_default"].inputs:
             for width in request["beam_widths"]:
                 results[f"beam_width={width}"] = run(
@@ -411,7 +442,7 @@ def run_check_process(export_dir, texts, widths=(), generations=None):
     `generations` maps a name to the options of one language-model call.
     """
     request = {"export_dir": str(export_dir), "texts": list(texts), "beam_widths": list(widths),
-               "generations": generations or {}}
+               "generations": generations or {}, "gates_texts": list(texts)[:GATES_CHECKED]}
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.run(
         [sys.executable, "-c", CHECK_SCRIPT],
@@ -445,10 +476,36 @@ def check_ops(export_dir):
         )
 
 
+def check_gates(report, model, texts):
+    """The served `gates` against `text_gates` on the Keras model: the same
+    keys and tokens, every value within `GATES_TOLERANCE`."""
+    texts = list(texts)[:GATES_CHECKED]
+    expected = {k: v.numpy() for k, v in text_gates(model, np.array(texts, dtype=object)).items()}
+    served = report["results"].get("gates")
+    if served is None or set(served) != set(expected):
+        raise ExportError(
+            f"check: signature 'gates' outputs {sorted(served or [])}, expected {sorted(expected)}"
+        )
+    for key, value in expected.items():
+        if value.dtype == object:  # token strings
+            if served[key] != [[t.decode("utf-8") for t in row] for row in value]:
+                raise ExportError(
+                    f"check: signature 'gates' {key} are {served[key][:1]}, the Keras "
+                    f"model's {value[:1].tolist()}")
+            continue
+        got = np.asarray(served[key])
+        if got.shape != value.shape or not np.allclose(got, value, atol=GATES_TOLERANCE, rtol=1e-4):
+            gap = np.max(np.abs(got - value)) if got.shape == value.shape else None
+            raise ExportError(
+                f"check: signature 'gates' {key} differs from the Keras model's (shape "
+                f"{got.shape} vs {value.shape}, largest gap {gap})")
+
+
 def check_classifier(export_dir, model, class_names, texts):
 
     expected = model.predict(np.array(texts, dtype=object), verbose=0)
     report = run_check_process(export_dir, texts)
+    check_gates(report, model, texts)
     if report["methods"].get("classify") != tf.saved_model.CLASSIFY_METHOD_NAME:
         raise ExportError(
             f"check: signature 'classify' has method {report['methods'].get('classify')!r}, "
@@ -483,6 +540,7 @@ def check_translator(export_dir, model, texts):
         length_penalty=model.length_penalty,
     )
     report = run_check_process(export_dir, texts, widths=[1])
+    check_gates(report, model, texts)
     for key, translations in expected.items():
         served = report["results"][key]["translation"]
         if served != translations:
@@ -510,6 +568,7 @@ def check_language_model(export_dir, model, texts):
         for name, options in calls.items()
     }
     report = run_check_process(export_dir, texts, generations={**calls, "defaults": {}})
+    check_gates(report, model, texts)
     for name, continuations in expected.items():
         served = report["results"][name]["text"]
         if served != continuations:
@@ -667,6 +726,21 @@ def export(run_dir, name, base=DEFAULT_BASE, version=None):
     target = version_path(base, name, version)
     read_models_config(base)  # a broken config fails before anything is written
     examples, examples_source = validation_examples(config, run_dir)
+    publish_version(target, config, model, name, examples)
+    model_dir = target.parent
+    write_keras_and_card(model_dir, name, target, run_dir, config, model,
+                         examples, examples_source)
+    add_to_models_config(base, name)
+    return target
+
+
+def publish_version(target, config, model, name, examples):
+    """Writes and checks the version `target` (`BASE/NAME/VERSION`).
+
+    It is written to a hidden directory beside it and renamed into place
+    only once it passed the check, so a polling server never loads half a
+    model; on failure nothing is left behind.
+    """
     model_dir = target.parent
     created = not model_dir.exists()
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -679,17 +753,13 @@ def export(run_dir, name, base=DEFAULT_BASE, version=None):
     try:
         write_version(temporary, config, model, name, examples)
         # Another export may have taken the version meanwhile.
-        version_path(base, name, int(target.name))
+        version_path(model_dir.parent, name, int(target.name))
         os.rename(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         if created and not any(model_dir.iterdir()):
             model_dir.rmdir()
         raise
-    write_keras_and_card(model_dir, name, target, run_dir, config, model,
-                         examples, examples_source)
-    add_to_models_config(base, name)
-    return target
 
 
 def write_keras_and_card(model_dir, name, version_dir, run_dir, config, model,
@@ -724,7 +794,8 @@ def write_version(export_dir, config, model, name, examples):
             class_names = config["data"]["class_names"]
             classifier_archive(model, class_names).write_out(str(export_dir), verbose=False)
             set_method_name(export_dir, "classify", tf.saved_model.CLASSIFY_METHOD_NAME)
-            write_warmup(export_dir, warmup_requests(name, examples))
+            write_warmup(export_dir, warmup_requests(name, examples)
+                         + warmup_requests(name, examples, signature="gates"))
             check_ops(export_dir)
             check_classifier(
                 export_dir, model, class_names,
@@ -739,14 +810,16 @@ def write_version(export_dir, config, model, name, examples):
                        "top_k": np.int32(generation["top_k"]),
                        "top_p": np.float32(generation["top_p"]), "seed": np.int64(0)}
             write_warmup(export_dir, warmup_requests(name, examples, options, key="prompts")
-                         + warmup_requests(name, examples, signature="log_prob", key="texts"))
+                         + warmup_requests(name, examples, signature="log_prob", key="texts")
+                         + warmup_requests(name, examples, signature="gates"))
             check_ops(export_dir)
             check_language_model(export_dir, model, tuple(examples) + AWKWARD_EXAMPLES)
         else:
             translator_archive(model).write_out(str(export_dir), verbose=False)
             # Warmup states beam_width, so it runs on servers that ignore defaults.
             write_warmup(export_dir, warmup_requests(
-                name, examples, {"beam_width": np.int32(model.beam_width)}))
+                name, examples, {"beam_width": np.int32(model.beam_width)})
+                + warmup_requests(name, examples, signature="gates"))
             check_ops(export_dir)
             check_translator(export_dir, model,
                              tuple(examples) + TRANSLATOR_EXAMPLES + AWKWARD_EXAMPLES)

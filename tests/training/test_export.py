@@ -148,15 +148,19 @@ def test_saved_model_cli_lists_the_signatures(classifier_export, translator_expo
 def test_warmup_requests_are_prediction_logs_the_model_answers(classifier_export):
     logs = warmup_logs(classifier_export)
     assert 2 <= len(logs) <= 1000
-    serve = tf.saved_model.load(str(classifier_export)).signatures["serving_default"]
+    signatures = tf.saved_model.load(str(classifier_export)).signatures
+    asked = set()
     for log in logs:
         request = log.predict_log.request
         assert request.model_spec.name == "tiny_classifier"
-        assert request.model_spec.signature_name == "serving_default"
+        asked.add(request.model_spec.signature_name)
         assert set(request.inputs) == {"text"}
         texts = tf.make_ndarray(request.inputs["text"])
         assert texts.dtype == object and len(texts) >= 1
-        assert serve(text=tf.constant(texts))["scores"].shape == (len(texts), 3)
+        outputs = signatures[request.model_spec.signature_name](text=tf.constant(texts))
+        assert all(len(value) == len(texts) for value in outputs.values())
+    # Both the predictions and the gates are warm before the first request.
+    assert asked == {"serving_default", "gates"}
 
 
 def test_graph_holds_core_ops_only(classifier_export, translator_export):
@@ -198,11 +202,14 @@ def test_translator_beam_width_is_optional_with_the_runs_default(translator_expo
 def test_translator_warmup_names_the_model_and_states_the_beam_width(translator_export):
     logs = warmup_logs(translator_export)
     assert logs
+    inputs = {}
     for log in logs:
         request = log.predict_log.request
         assert request.model_spec.name == "tiny_translator"
-        assert set(request.inputs) == {"text", "beam_width"}
-        assert tf.make_ndarray(request.inputs["beam_width"]) == 2
+        inputs.setdefault(request.model_spec.signature_name, set(request.inputs))
+        if request.model_spec.signature_name == "serving_default":
+            assert tf.make_ndarray(request.inputs["beam_width"]) == 2
+    assert inputs == {"serving_default": {"text", "beam_width"}, "gates": {"text"}}
 
 
 # --- The Keras model and the model card --------------------------------------
@@ -594,3 +601,76 @@ def test_argument_errors_come_before_tensorflow_is_imported(tmp_path):
         assert process.returncode == 2, process.stderr
         assert message in process.stderr
         assert process.stdout.strip() == "[]"
+
+
+# --- The gates signature -----------------------------------------------------
+
+
+def served_gates(export_dir, texts):
+    gates = tf.saved_model.load(str(export_dir)).signatures["gates"]
+    return {k: v.numpy() for k, v in gates(text=tf.constant(texts)).items()}
+
+
+def test_classifier_gates_show_every_gate_at_every_word(classifier_export, runs):
+    from zoo.diagnostics.text_gates import text_gates
+
+    texts = ["sunny alpha bravo", "stormy echo golf hotel delta, charlie"]
+    served = served_gates(classifier_export, texts)
+    # The tiny run is a bidirectional GRU: z, r, h_tilde and h both ways.
+    for direction in ("forward", "backward"):
+        for name in ("z", "r", "h_tilde", "h"):
+            assert served[f"bidirectional_0/{direction}/{name}"].shape == (2, 8, 8)
+        importance = served[f"bidirectional_0/{direction}/importance"]
+        assert importance.shape == (2, 8) and np.all(importance >= 0) and importance.any()
+    assert served["tokens"][0, :4].tolist() == [b"sunny", b"alpha", b"bravo", b""]
+    assert served["token_count"].tolist() == [3, 6]
+    # Padding shows no activity.
+    assert not served["bidirectional_0/forward/z"][0, 3:].any()
+    # The score whose gradient ranks the units is the predicted class's log p.
+    scores = tf.saved_model.load(str(classifier_export)).signatures["serving_default"](
+        text=tf.constant(texts))["scores"].numpy()
+    np.testing.assert_allclose(served["score"], np.log(scores.max(axis=1)), atol=1e-5)
+    expected = text_gates(keras_model(runs["classifier"]), np.array(texts, dtype=object))
+    for key, value in expected.items():
+        if value.dtype == tf.string:
+            assert served[key].tolist() == value.numpy().tolist()
+        else:
+            np.testing.assert_allclose(served[key], value.numpy(), atol=1e-5)
+
+
+def test_translator_gates_cover_the_encoder_and_the_decoder_of_its_translation(
+        translator_export, runs):
+    texts = ["hola mundo", "el gato"]
+    served = served_gates(translator_export, texts)
+    greedy = tf.saved_model.load(str(translator_export)).signatures["serving_default"](
+        text=tf.constant(texts), beam_width=tf.constant(1))["translation"].numpy()
+    for row, translation in enumerate(greedy):
+        count = served["target_token_count"][row]
+        words = [t.decode() for t in served["target_tokens"][row, :count]]
+        # The decoder's steps are labelled by the tokens it gave, [end] last.
+        if words[-1] == "[end]":
+            words = words[:-1]
+        assert re.sub(r" ([.,!?;:])", r"\1", " ".join(words)) == translation.decode()
+    assert served["tokens"][0, :3].tolist() == [b"hola", b"mundo", b""]
+    assert {key.split("/")[0] for key in served if "/" in key} == {"encoder_0", "decoder"}
+    assert served["decoder/forward/h"].shape[:2] == served["target_tokens"].shape
+
+
+def test_an_export_whose_gates_drift_from_the_keras_model_fails_its_check(
+        runs, tmp_path, monkeypatch, capsys):
+    from zoo.diagnostics import text_gates as gates_module
+
+    original = gates_module.text_gates
+
+    def drifted(model, texts):
+        result = original(model, texts)
+        if tf.executing_eagerly():  # the check's side, not the exported graph
+            key = next(k for k in result if k.endswith("/z"))
+            result[key] = result[key] + 1e-3
+        return result
+
+    monkeypatch.setattr(savedmodel, "text_gates", drifted)
+    code = export.main([str(runs["classifier"]), "--name", "m", "--base", str(tmp_path)])
+    assert code == 2
+    assert "signature 'gates' bidirectional_0/" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -339,7 +339,7 @@ def test_every_warmup_request_runs_on_the_export(lm_export):
     logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
             for record in tf.data.TFRecordDataset(str(lm_export / "assets.extra" / WARMUP_FILE))]
     signatures = [log.predict_log.request.model_spec.signature_name for log in logs]
-    assert set(signatures) == {"serving_default", "log_prob"}
+    assert set(signatures) == {"serving_default", "log_prob", "gates"}
     for log in logs:
         request = log.predict_log.request
         assert request.model_spec.name == "tiny_lm"
@@ -348,7 +348,8 @@ def test_every_warmup_request_runs_on_the_export(lm_export):
         # TF Serving's REST layer wants every input: the warmup names them all
         assert set(inputs) == set(function.structured_input_signature[1])
         outputs = function(**inputs)
-        rows = len(tf.make_ndarray(request.inputs["prompts" if "prompts" in inputs else "texts"]))
+        key = next(k for k in ("prompts", "texts", "text") if k in inputs)
+        rows = len(tf.make_ndarray(request.inputs[key]))
         assert all(len(v) == rows for v in outputs.values())
 
 
@@ -398,3 +399,16 @@ def test_an_export_whose_generations_drift_from_the_keras_model_fails_its_check(
     model.generate_text = drifted
     with pytest.raises(ExportError, match="greedy generations differ from the Keras model's"):
         check_language_model(lm_export, model, ["the cat sat on a"])
+
+
+def test_the_gates_signature_reads_each_character_and_scores_it_as_log_prob(lm_export):
+    loaded = tf.saved_model.load(str(lm_export))
+    texts = tf.constant(["the cat sat", "a"])
+    gates = {k: v.numpy() for k, v in loaded.signatures["gates"](text=texts).items()}
+    assert gates["tokens"][0].tolist() == [c.encode() for c in "the cat sat"]
+    assert gates["token_count"].tolist() == [11, 1]
+    scored = loaded.signatures["log_prob"](texts=texts)
+    np.testing.assert_allclose(gates["score"], scored["log_prob"].numpy(), atol=1e-4)
+    layers = {key.rsplit("/", 1)[0] for key in gates if key.count("/") == 2}
+    assert layers == {"recurrent_0/forward"}
+    assert gates["recurrent_0/forward/importance"].shape[0] == 2

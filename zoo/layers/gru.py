@@ -88,7 +88,7 @@ class GRUCell(RecurrentCell):
         bias_shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
         self.bias = self.add_bias(bias_shape) if self.use_bias else None
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         x, h_tm1_dropped = self.dropped_inputs(inputs, h_tm1, training)
         u = self.units
@@ -128,7 +128,7 @@ class GRUCell(RecurrentCell):
             hh = self.activation(x_h + recurrent_h)
         # h^t = z^t ⊙ h^{t-1} + (1 - z^t) ⊙ h̃^t
         h = z * h_tm1 + (1.0 - z) * hh
-        return h, [h]
+        return h, [h], {"z": z, "r": r, "h_tilde": hh, "h": h}
 
     def get_config(self):
         config = {

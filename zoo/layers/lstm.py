@@ -237,7 +237,7 @@ class LSTMCell(RecurrentCell):
 
         return initializer
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         spec = self.spec
         y_tm1, c_tm1 = states[0], states[1]
         x, y_tm1_dropped = self.dropped_inputs(inputs, y_tm1, training)
@@ -294,7 +294,7 @@ class LSTMCell(RecurrentCell):
             new_states.append(
                 ops.concatenate([current[g] for g in spec.recurrent_gates], -1)
             )
-        return y, new_states
+        return y, new_states, {"i": i, "f": f, "z": z, "o": o, "c": c, "y": y}
 
     def get_config(self):
         config = {

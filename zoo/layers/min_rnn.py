@@ -236,13 +236,14 @@ class MinRNNCell(RecurrentCell):
         """(log a_t, log b_t), the same from finite log-space branches."""
         raise NotImplementedError
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         x, _ = self.dropped_inputs(inputs, h_tm1, training)
         a, b = self.coefficients(self.linear(x))
         # h_t = a_t ⊙ h_{t-1} + b_t
         h = a * h_tm1 + b
-        return h, [h]
+        # a_t: the share of h_{t-1} kept; b_t: what x_t writes.
+        return h, [h], {"a": a, "b": b, "h": h}
 
     def parallel_call(self, sequences, states, mask=None, training=False, mode="parallel"):
         # Dropout, go_backwards and the outputs at masked steps are the

@@ -367,7 +367,7 @@ class MLSTMCell(RecurrentCell):
         q, k, v = (ops.reshape(a, heads) for a in (q, k, v))
         return q, k, v, i_tilde, f_tilde, o
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         h_tm1, C_tm1, n_tm1, m_tm1 = states
         x, _ = self.dropped_inputs(inputs, h_tm1, training)
         heads, d = self.num_heads, self.head_size
@@ -397,7 +397,11 @@ class MLSTMCell(RecurrentCell):
             ops.reshape(n, (-1, self.units)),
             m,
         ]
-        return h, [h] + [ops.cast(s, self.compute_dtype) for s in new_states]
+        # One input and one forget gate per head; the matrix memory C'_t
+        # (heads·d·d) is left out, its normalizer n'_t stands for it.
+        activations = {"i": i_prime[..., 0], "f": f_prime[..., 0], "o": o,
+                       "n": new_states[1], "h": h}
+        return h, [h] + [ops.cast(s, self.compute_dtype) for s in new_states], activations
 
     def parallel_call(self, sequences, states, mask=None, training=False, mode="parallel"):
         # Dropout, go_backwards and the outputs at masked steps are the

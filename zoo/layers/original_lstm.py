@@ -231,7 +231,7 @@ class OriginalLSTMCell(RecurrentCell):
         )
         return self.add_bias((size,), initializer, name=name)
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         y_c_tm1, s_tm1, y_in_tm1, y_out_tm1 = states
         B, S = self.blocks, self.block_size
 
@@ -284,15 +284,16 @@ class OriginalLSTMCell(RecurrentCell):
         def per_cell(blocks):
             return ops.reshape(blocks, (-1, B * S))
 
+        g = self.cell_input_activation(net_c)
         # s_c(t) = s_c(t-1) + y^in(t) g(net_c(t)): the CEC, self-weight 1.0
-        s = s_tm1 + per_cell(
-            y_in[:, :, None] * per_block(self.cell_input_activation(net_c))
-        )
+        s = s_tm1 + per_cell(y_in[:, :, None] * per_block(g))
         # y^c(t) = y^out(t) h(s_c(t))
         y_c = per_cell(
             y_out[:, :, None] * per_block(self.cell_output_activation(s))
         )
-        return y_c, [y_c, s, y_in, y_out]
+        # The gates are per block (width B), g, s_c and y^c per cell (B·S).
+        activations = {"y_in": y_in, "y_out": y_out, "g": g, "s_c": s, "y_c": y_c}
+        return y_c, [y_c, s, y_in, y_out], activations
 
     def get_config(self):
         config = super().get_config()

@@ -140,6 +140,38 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.output_size = units
 
+    # What `step` calls each state of a family that writes only `call`, in
+    # `state_size` order (default: h, then state_1, state_2, ...).
+    state_names = None
+
+    def call(self, inputs, states, training=False):
+        output, new_states, _ = self.step(inputs, states, training=training)
+        return output, new_states
+
+    def step(self, inputs, states, training=False):
+        """One time step, and what happened inside it.
+
+        A family writes its equations once, here or in `call`; the layer's
+        loop runs `call`, and `zoo.diagnostics.trace` runs `step` to record
+        the gates at every token.
+
+        Returns:
+            `(output, new_states, activations)`: `activations` maps the
+            paper's names of the step's gates and states (e.g. "i", "f",
+            "o", "c" of the LSTM) to `(batch, width)` tensors. A family that
+            writes only `call` reports its states, named by `state_names`.
+        """
+        if type(self).call is RecurrentCell.call:
+            raise NotImplementedError(
+                f"{type(self).__name__} must define `call` or `step`."
+            )
+        output, new_states = self.call(inputs, states, training=training)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        names = self.state_names or ["h"] + [
+            f"state_{k}" for k in range(1, len(new_states))
+        ]
+        return output, new_states, dict(zip(names, new_states))
+
     def add_kernel(self, input_dim, width):
         """The input weights W: `(input_dim, width)`."""
         return self.add_weight(

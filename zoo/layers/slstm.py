@@ -180,7 +180,7 @@ class SLSTMCell(RecurrentCell):
         )
         self.bias = self.add_bias((4 * self.units,)) if self.use_bias else None
 
-    def call(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False):
         h_tm1, c_tm1, n_tm1, m_tm1 = states
         x, h_tm1_dropped = self.dropped_inputs(inputs, h_tm1, training)
         heads, d = self.num_heads, self.head_size
@@ -226,7 +226,9 @@ class SLSTMCell(RecurrentCell):
         n = f_prime * n_tm1 + i_prime
         # h_t = o_t ⊙ h̃_t,  h̃_t = c_t / n_t
         h = o * (c / n)
-        return h, [h, c, n, m]
+        # The stabilized gates i'_t and f'_t are the ones c_t is made of.
+        activations = {"i": i_prime, "f": f_prime, "z": z, "o": o, "c": c, "n": n, "h": h}
+        return h, [h, c, n, m], activations
 
     def get_config(self):
         config = {

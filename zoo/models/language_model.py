@@ -29,6 +29,7 @@ sequence, on the embeddings, between layers and before the output layer;
 import keras
 from keras import ops
 
+from zoo.diagnostics.trace import trace_layer
 from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.rnn import check_positive_int, check_rate
 
@@ -337,6 +338,10 @@ class LanguageModel(keras.Model):
         token_ids = ops.cast(token_ids, "int32")
         states = self.initial_states(ops.shape(token_ids)[0])
         logits, _ = self.read(token_ids[:, :-1], states=states)
+        return self._log_likelihood_of(logits, token_ids, mask)
+
+    def _log_likelihood_of(self, logits, token_ids, mask):
+        """`log_likelihood` from the logits after `token_ids[:, :-1]`."""
         log_probs = ops.log_softmax(logits, axis=-1)
         targets = token_ids[:, 1:]
         picked = ops.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
@@ -345,6 +350,29 @@ class LanguageModel(keras.Model):
         )
         total = ops.sum(ops.where(scored, picked, 0.0), axis=1)
         return total, ops.sum(ops.cast(scored, "int32"), axis=1)
+
+    def trace(self, token_ids, mask=None):
+        """What every recurrent layer did at every token of texts it reads.
+
+        Args:
+            token_ids: `(batch, time)` ids, right-padded.
+            mask: `(batch, time)` booleans, True at real tokens.
+
+        Returns:
+            `(activations, outputs, score)`: `{"recurrent_l": {"forward":
+            {name: (batch, time, width)}}}`, each layer's output sequence,
+            and `(batch,)` Σ_t log p(x_{t+1} | x_≤t), the log-likelihood
+            of the text (`log_likelihood`), whose gradient ranks the units.
+        """
+        token_ids = ops.cast(token_ids, "int32")
+        x = self.embedding(token_ids)
+        activations, outputs = {}, {}
+        for layer in self.recurrent:
+            # The traced layers start from zeros, as `log_likelihood` does.
+            x, _, _, activations[layer.name] = trace_layer(layer, x, mask)
+            outputs[layer.name] = x
+        total, _ = self._log_likelihood_of(self.logits(x)[:, :-1], token_ids, mask)
+        return activations, outputs, total
 
     def get_config(self):
         return {

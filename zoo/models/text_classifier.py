@@ -28,6 +28,7 @@ import re
 import keras
 from keras import ops
 
+from zoo.diagnostics.trace import trace_layer
 from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.rnn import check_positive_int, check_rate
 
@@ -348,6 +349,51 @@ class TextClassifier(keras.Model):
                         layer.get_weights()
                     )
         return ensemble
+
+    def trace(self, token_ids):
+        """What every recurrent layer did at every token (inference).
+
+        Runs the classifier again with each recurrent layer traced
+        (`zoo.diagnostics.trace.trace_layer`): the same weights and the same
+        prediction, with the gates and states kept.
+
+        Args:
+            token_ids: `(batch, time)` ids, right-padded with 0.
+
+        Returns:
+            `(activations, outputs, score)`: `{layer name: {direction: {name:
+            (batch, time, width)}}}`, each traced layer's output sequence
+            `{layer name: (batch, time, units)}` (the tensors to take a
+            gradient with respect to), and `(batch,)` the log-probability of
+            the predicted class, the score whose gradient ranks the units.
+        """
+        token_ids = ops.cast(token_ids, "int32")
+        mask = ops.not_equal(token_ids, 0)
+        prefixes = [""] if self.ensemble_size == 1 else [
+            f"member_{k}_" for k in range(self.ensemble_size)]
+        activations, outputs, probabilities = {}, {}, []
+        for prefix in prefixes:
+            x = self.get_layer(f"{prefix}embedding")(token_ids)
+            for index in range(self.num_layers):
+                kind = "bidirectional" if self.bidirectional else "recurrent"
+                name = f"{prefix}{kind}_{index}"
+                x, _, _, activations[name] = trace_layer(self.get_layer(name), x, mask)
+                outputs[name] = x
+            if self.pooling == "attention":
+                x = self.get_layer(f"{prefix}attention_pooling")(x, mask=mask)
+            elif self.pooling == "mean":
+                x = self.get_layer(f"{prefix}mean_pooling")(x, mask=mask)
+            else:
+                # The last output, read off the sequence (whose masked steps
+                # repeat it) so that the gradient reaches the sequence: the
+                # forward direction's at the end, the backward one's at token 0.
+                width = self.units
+                x = x[:, -1] if not self.bidirectional else ops.concatenate(
+                    [x[:, -1, :width], x[:, 0, width:]], axis=-1)
+            probabilities.append(self.get_layer(f"{prefix}scores")(x))
+        # p̄ = (1/K) Σ_k p_k, as MemberAverage; the score is log max_c p̄_c.
+        mean = ops.mean(ops.stack(probabilities), axis=0)
+        return activations, outputs, ops.log(ops.max(mean, axis=-1))
 
     def recurrent_layers(self):
         """The recurrent layers (inside Bidirectional if so), bottom first,

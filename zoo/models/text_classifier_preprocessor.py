@@ -59,6 +59,41 @@ def text_vectorizer(
     return vectorizer
 
 
+# TextVectorization's "lower_and_strip_punctuation" pattern: every ASCII
+# punctuation mark.
+_STRIPPED = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+def words_as_vectorized(vectorizer, texts):
+    """The words a vectorizer's ids stand for, as strings.
+
+    Standardized and split as `vectorizer` does it and cut to its sequence
+    length, so that word t is the one behind id t, and shows the word even
+    where the id is [UNK].
+
+    Args:
+        vectorizer: A `TextVectorization` made by `text_vectorizer`.
+        texts: `(batch,)` strings.
+
+    Returns:
+        `(batch, sequence_length)` strings, "" after the last word.
+    """
+    config = vectorizer.get_config()
+    standardize = config["standardize"]
+    texts = tf.convert_to_tensor(texts, tf.string)
+    if callable(standardize):
+        texts = standardize(texts)
+    elif standardize == "lower_and_strip_punctuation":
+        texts = tf.strings.regex_replace(tf.strings.lower(texts), _STRIPPED, "")
+    elif standardize is not None:
+        raise ValueError(
+            f"Argument `vectorizer` must standardize as `text_vectorizer` does "
+            f"({STANDARDIZE}). Received: standardize={standardize!r}"
+        )
+    words = tf.strings.split(texts)[:, : config["output_sequence_length"]]
+    return words.to_tensor("", shape=[None, config["output_sequence_length"]])
+
+
 def string_classifier(vectorizer, classifier, name="text_classifier"):
     """The end-to-end model: raw strings `(batch,)` -> class probabilities."""
     text = keras.Input(shape=(), dtype="string", name="text")

@@ -69,6 +69,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.diagnostics.trace import trace_layer
 from zoo.layers.catalog import CELLS, recurrent_layer
 from zoo.layers.rnn import check_positive_int, check_rate
 
@@ -357,6 +358,12 @@ class Translator(keras.Model):
         memory, *final_states = self.encoder[-1](
             x, mask=source_mask, training=training
         )
+        keys, states = self._keys_and_states(memory, final_states)
+        return memory, keys, source_mask, states
+
+    def _keys_and_states(self, memory, final_states):
+        """The attention keys of the annotations and the decoder's initial
+        states, from the top encoder layer's outputs and final states."""
         if self.bidirectional_encoder:
             # h̄_s = [h→_s; h←_s] is the Bidirectional layer's output.
             half = len(final_states) // 2
@@ -370,7 +377,45 @@ class Translator(keras.Model):
             states = list(final_states)
         # W_2 h̄_s does not depend on t: computed once per source.
         keys = memory if self.key_projection is None else self.key_projection(memory)
-        return memory, keys, source_mask, states
+        return keys, states
+
+    def trace(self, source_ids, target_ids):
+        """What every encoder layer did at every source token, and the
+        decoder at every target token, reading a given translation.
+
+        Args:
+            source_ids: `(batch, source_len)` ids, right-padded with 0.
+            target_ids: `(batch, target_len)` ids y_1 … (as `greedy_decode`
+                returns them: [end], then padding); the decoder reads
+                [start] y_1 … y_{T-1} (teacher forcing).
+
+        Returns:
+            `(activations, outputs, score)`: `{"encoder_l" | "decoder":
+            {direction: {name: (batch, time, width)}}}` (the decoder's step
+            t is labelled by y_t, the token it gives), each traced layer's
+            output sequence, and `(batch,)` log p(y | x) of the translation,
+            whose gradient ranks the units.
+        """
+        source_ids = ops.cast(source_ids, "int32")
+        target_ids = ops.cast(target_ids, "int32")
+        source_mask = ops.not_equal(source_ids, PAD_ID)
+        activations, outputs = {}, {}
+        x = self.source_embedding(source_ids)
+        for layer in self.encoder:
+            x, _, final_states, activations[layer.name] = trace_layer(layer, x, source_mask)
+            outputs[layer.name] = x
+        memory = x
+        keys, states = self._keys_and_states(memory, final_states)
+        start = ops.zeros_like(target_ids[:, :1]) + self.start_id
+        decoder_inputs = ops.concatenate([start, target_ids[:, :-1]], axis=1)
+        target_mask = ops.not_equal(target_ids, PAD_ID)
+        h, _, _, activations["decoder"] = trace_layer(
+            self.decoder, self.target_embedding(decoder_inputs), target_mask, states)
+        outputs["decoder"] = h
+        log_probs = ops.log_softmax(
+            ops.cast(self.output_logits(h, memory, keys, source_mask), "float32"), axis=-1)
+        picked = ops.take_along_axis(log_probs, target_ids[..., None], axis=-1)[..., 0]
+        return activations, outputs, ops.sum(ops.where(target_mask, picked, 0.0), axis=1)
 
     def output_logits(
         self, decoder_outputs, memory, keys, source_mask, training=False

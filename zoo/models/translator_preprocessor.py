@@ -209,6 +209,12 @@ class TranslationVectorizers(keras.layers.Layer):
         """Source sentences `(batch,)` -> ids `(batch, sequence_length)` int32."""
         return tf.cast(self.source_vectorizer(standardize_text(texts)), tf.int32)
 
+    def source_words(self, texts):
+        """The words behind `vectorize_source`'s ids, even [UNK]'s:
+        `(batch, sequence_length)` strings, "" after the last."""
+        words = tf.strings.split(standardize_text(texts))[:, : self.sequence_length]
+        return words.to_tensor("", shape=[None, self.sequence_length])
+
     def vectorize_target(self, texts):
         """Targets `(batch,)` -> "[start] … [end]" ids, `(batch,
         sequence_length + 1)` int32."""

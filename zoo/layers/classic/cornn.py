@@ -96,6 +96,8 @@ class CoRNNCell(RecurrentCell):
     (2, 4)
     """
 
+    state_names = ["y", "z"]  # what `step` reports
+
     def __init__(
         self,
         units,

@@ -93,6 +93,8 @@ class IntersectionRNNCell(RecurrentCell):
     ((2, 4), (2, 4))
     """
 
+    state_names = ["y", "h"]  # what `step` reports
+
     def __init__(
         self,
         units,

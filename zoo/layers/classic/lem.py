@@ -72,6 +72,8 @@ class LEMCell(RecurrentCell):
     (2, 4)
     """
 
+    state_names = ["y", "z"]  # what `step` reports
+
     def __init__(self, units, dt=1.0, use_bias=True, **kwargs):
         is_number = isinstance(dt, (int, float)) and not isinstance(dt, bool)
         if not is_number or not dt > 0:

@@ -75,6 +75,8 @@ class MultiplicativeLSTMCell(RecurrentCell):
     (2, 4)
     """
 
+    state_names = ["h", "c"]  # what `step` reports
+
     def __init__(
         self, units, activation="tanh", use_bias=True, unit_forget_bias=True, **kwargs
     ):

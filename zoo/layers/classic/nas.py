@@ -77,6 +77,8 @@ class NASCell(RecurrentCell):
     (2, 4)
     """
 
+    state_names = ["h", "c"]  # what `step` reports
+
     def __init__(self, units, use_bias=True, **kwargs):
         if not isinstance(use_bias, bool):
             raise ValueError(

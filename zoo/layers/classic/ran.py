@@ -67,6 +67,8 @@ class RANCell(RecurrentCell):
     (2, 4)
     """
 
+    state_names = ["h", "c"]  # what `step` reports
+
     def __init__(self, units, activation="tanh", use_bias=True, **kwargs):
         super().__init__(units, **kwargs)
         self.activation = keras.activations.get(activation)

@@ -77,6 +77,8 @@ class SCRNCell(RecurrentCell):
     (2, 6)
     """
 
+    state_names = ["y"]  # what `step` reports
+
     def __init__(
         self,
         units,
