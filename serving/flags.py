@@ -66,6 +66,10 @@ def parse_flags(argv=None):
     flag("--rest_api_num_threads", type=int, default=4 * (os.cpu_count() or 1),
          help="threads REST requests are decoded, run and encoded on")
     switch("--rest_api_enable_cors_support", False, "add CORS headers")
+    switch("--demo_page", True,
+           "serve a demo page on the REST port at / (assets under /demo/) that runs the served "
+           "models and shows their gates token by token, through the REST API only; "
+           "false: / is a 404 like any other path")
     switch("--enable_model_warmup", True, "replay assets.extra warmup requests")
     flag("--num_request_iterations_for_warmup", type=int, default=1,
          help="times each warmup request is replayed")

@@ -2,8 +2,9 @@
 
 As in TF Serving, a request's JSON becomes the proto a gRPC client sends
 (`serving/rest_json.py`) for the same `serving/service.py` calls, and the
-answer proto is written back as JSON. The Prometheus path (when enabled) is
-an exact match, a path under `/v1/` (any case) goes to
+answer proto is written back as JSON. The Prometheus path (when enabled) and
+the demo page's three paths (`serving/demo_page.py`, unless `--demo_page=false`)
+are exact matches, a path under `/v1/` (any case) goes to
 
     GET  /v1/models/NAME[/versions/N | /labels/L][/metadata]
     POST /v1/models/NAME[/versions/N | /labels/L]:predict|:classify|:regress
@@ -68,12 +69,13 @@ class RestApi:
     `executor` is the thread pool models run on (`--rest_api_num_threads`);
     `metrics` a `serving.metrics.Metrics` or None; `monitoring_path` None
     when monitoring is off; bodies over `max_body_bytes` get 413, and those
-    not arrived after `body_timeout_s` 408.
+    not arrived after `body_timeout_s` 408; `demo_page` a
+    `serving.demo_page.DemoPage` or None.
     """
 
     def __init__(self, service, executor, timeout_ms=30000, metrics=None, monitoring_path=None,
                  enable_cors=False, max_body_bytes=64 * 2**20, body_timeout_s=30.0,
-                 middlewares=()):
+                 middlewares=(), demo_page=None):
         self.service = service
         self.executor = executor
         self.timeout_ms = timeout_ms or None
@@ -83,6 +85,7 @@ class RestApi:
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.middlewares = tuple(middlewares)
+        self.demo_page = demo_page
 
     def application(self):
         app = web.Application(client_max_size=self.max_body_bytes, middlewares=self.middlewares)
@@ -94,6 +97,8 @@ class RestApi:
         if self.monitoring_path is not None and path == self.monitoring_path:
             return web.Response(body=self.metrics.exposition(),
                                 headers={"Content-Type": "text/plain; version=0.0.4"})
+        if self.demo_page is not None and (page := self.demo_page.response(request)) is not None:
+            return page
         if not _V1.fullmatch(path):
             return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
         started = time.perf_counter()

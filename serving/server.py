@@ -28,6 +28,7 @@ from serving.config import (
     repository_config,
     single_model_config,
 )
+from serving.demo_page import DemoPage
 from serving.errors import ServingError
 from serving.manager import LoadOptions, ModelManager
 from serving.metrics import Metrics, read_monitoring_config
@@ -186,7 +187,8 @@ class ModelServer:
                 api = RestApi(self.service, executor, args.rest_api_timeout_in_ms,
                               self.metrics, self.monitoring_path,
                               args.rest_api_enable_cors_support, args.max_request_bytes,
-                              limits.body_timeout_s, [connections.limits_middleware])
+                              limits.body_timeout_s, [connections.limits_middleware],
+                              DemoPage(self.manager.model_names) if args.demo_page else None)
                 runner = web.AppRunner(api.application(), access_log=None,
                                        handle_signals=False, shutdown_timeout=30,
                                        auto_decompress=False,

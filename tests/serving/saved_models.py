@@ -6,6 +6,11 @@ for Predict (input `x`, DT_FLOAT `[-1]`), with a Regress signature
 Classify signature (`classify_x`: label `"high"`/`"low"` scored by y).
 `two_inputs` adds `a + b` with a default for `b`; `echo_bytes` returns its
 string input under an alias ending in `_bytes`; `slow` sleeps.
+
+For the demo page: `headlines`, a classifier with a `gates` signature in the
+layout `training/savedmodel.py` exports; `broken`, whose every prediction
+fails; a fake translator (with `gates`: an encoder and a decoder) and a fake
+language model, which echo their inputs.
 """
 
 import pathlib
@@ -114,4 +119,169 @@ def write_slow_model(path):
 def write_no_inputs_model(path):
     module = NoInputs()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.constant})
+    return pathlib.Path(path)
+
+
+# --- The demo page's models (tests/serving/test_demo_browser.py) ---------------------
+
+HEADLINE_CLASSES = ("not sarcastic", "sarcastic")
+GATE_UNITS = 6
+# Distinct scores per unit: the page orders the forward units 3, 1, 5, 2, 4, 0.
+GATE_IMPORTANCE = {"forward": [0.1, 0.7, 0.3, 0.9, 0.2, 0.5],
+                   "backward": [0.6, 0.05, 0.4, 0.25, 0.8, 0.15]}
+
+
+class Headlines(tf.Module):
+    """A two-class headline "classifier" with the export's `gates` signature.
+
+    The sarcastic score is sigmoid(0.5 * words - 2). The gates are those of a
+    fake bidirectional LSTM `bidirectional_0` of `GATE_UNITS` units: each
+    quantity a fixed function of the token's position t and the unit u.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def predict(self, text):
+        words = tf.cast(tf.strings.split(text).row_lengths(), tf.float32)
+        sarcastic = tf.sigmoid(0.5 * words - 2.0)
+        classes = tf.tile(tf.constant([HEADLINE_CLASSES]), [tf.shape(text)[0], 1])
+        return {"scores": tf.stack([1.0 - sarcastic, sarcastic], axis=1), "classes": classes}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def gates(self, text):
+        words = tf.strings.split(text)
+        tokens = words.to_tensor(default_value="")
+        batch, time = tf.shape(tokens)[0], tf.shape(tokens)[1]
+        t = tf.cast(tf.range(time), tf.float32)[:, None]
+        u = tf.range(GATE_UNITS, dtype=tf.float32)[None, :]
+        outputs = {"tokens": tokens, "token_count": tf.cast(words.row_lengths(), tf.int32),
+                   "score": tf.zeros([batch])}
+        for direction, sign in (("forward", 1.0), ("backward", -1.0)):
+            grid = sign * (0.6 * t - 0.4 * u)
+            layer = f"bidirectional_0/{direction}"
+            for name, value in _headline_quantities(grid, t).items():
+                outputs[f"{layer}/{name}"] = tf.tile(value[None], [batch, 1, 1])
+            outputs[f"{layer}/importance"] = tf.tile(
+                tf.constant([GATE_IMPORTANCE[direction]]), [batch, 1])
+        return outputs
+
+
+def _headline_quantities(grid, t):
+    """The fake LSTM's i, f, z, o, c, y from `grid` = ±(0.6 t - 0.4 u)."""
+    c = 2.0 * tf.tanh(grid) + 0.25 * t - 1.0  # a state: negative and positive
+    o = tf.sigmoid(-grid)
+    return {"i": tf.sigmoid(grid), "f": tf.sigmoid(grid + 1.0), "z": tf.tanh(0.5 * grid),
+            "o": o, "c": c, "y": o * tf.tanh(c)}
+
+
+class Broken(tf.Module):
+    """A classifier's signature whose every run fails (INVALID_ARGUMENT)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def predict(self, text):
+        check = tf.debugging.assert_less(tf.size(text), 0, message="the broken model always fails")
+        with tf.control_dependencies([check]):
+            scores = tf.zeros([tf.shape(text)[0], 2])
+        classes = tf.tile(tf.constant([HEADLINE_CLASSES]), [tf.shape(text)[0], 1])
+        return {"scores": scores, "classes": classes}
+
+
+# The fake translator's units: the encoder's 4 cells in 2 blocks (block 1
+# weighs 1.3, block 0 0.3), the decoder's 3 units.
+ENCODER_IMPORTANCE = [0.1, 0.2, 0.9, 0.4]
+DECODER_IMPORTANCE = [0.2, 0.5, 0.1]
+
+
+class EchoTranslator(tf.Module):
+    """The translator's signatures: `serving_default` (scalar `beam_width`),
+    whose translation is the text upper-cased with the beam width; `gates`,
+    with an `encoder` shaped like the 1997 LSTM (2 blocks of 2 cells: per-block
+    `y_in`, `y_out`) over the text's words and a GRU `decoder` over the
+    translation's (`target_tokens`, "[end]" included)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"),
+                                  tf.TensorSpec([], tf.int32, name="beam_width")])
+    def translate(self, text, beam_width):
+        return {"translation": tf.strings.join(
+            [tf.strings.upper(text), tf.strings.format(" (beam {})", beam_width)])}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def gates(self, text):
+        source = tf.strings.split(text).to_tensor(default_value="")
+        target = tf.strings.split(
+            tf.strings.join([tf.strings.upper(text), " [end]"])).to_tensor(default_value="")
+        batch = tf.shape(text)[0]
+        outputs = {"tokens": source, "token_count": _count(source),
+                   "target_tokens": target, "target_token_count": _count(target),
+                   "score": tf.zeros([batch])}
+        for name, width in (("y_in", 2), ("y_out", 2), ("g", 4), ("s_c", 4), ("y_c", 4)):
+            grid = _position_grid(source, width)
+            outputs[f"encoder/forward/{name}"] = (
+                tf.sigmoid(grid) if name.startswith("y_") else 2.0 * tf.tanh(grid))
+        for name in ("z", "r", "h_tilde", "h"):
+            grid = _position_grid(target, 3)
+            outputs[f"decoder/forward/{name}"] = (
+                tf.sigmoid(grid) if name in ("z", "r") else tf.tanh(grid))
+        for layer, importance in (("encoder", ENCODER_IMPORTANCE), ("decoder", DECODER_IMPORTANCE)):
+            outputs[f"{layer}/forward/importance"] = tf.tile(tf.constant([importance]), [batch, 1])
+        return outputs
+
+
+def _count(tokens):
+    return tf.reduce_sum(tf.cast(tokens != "", tf.int32), axis=1)
+
+
+def _position_grid(tokens, width):
+    """(batch, time, width): 0.6 t - 0.4 u at token t and unit u, alike in every row."""
+    t = tf.cast(tf.range(tf.shape(tokens)[1]), tf.float32)[:, None]
+    u = tf.range(width, dtype=tf.float32)[None, :]
+    return tf.tile((0.6 * t - 0.4 * u)[None], [tf.shape(tokens)[0], 1, 1])
+
+
+class EchoLanguageModel(tf.Module):
+    """The language model's signatures; the continuation spells out the options it got."""
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None], tf.string, name="prompts"),
+        tf.TensorSpec([], tf.int32, name="max_length"),
+        tf.TensorSpec([], tf.float32, name="temperature"),
+        tf.TensorSpec([], tf.int32, name="top_k"),
+        tf.TensorSpec([], tf.float32, name="top_p"),
+        tf.TensorSpec([], tf.int64, name="seed"),
+    ])
+    def generate(self, prompts, max_length, temperature, top_k, top_p, seed):
+        options = tf.strings.format(
+            " max_length={} temperature={} top_k={} top_p={} seed={}",
+            (max_length, temperature, top_k, top_p, seed))
+        return {"text": tf.fill(tf.shape(prompts), options)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def log_prob(self, texts):
+        return {"log_prob": tf.zeros(tf.shape(texts)),
+                "token_count": tf.strings.length(texts)}
+
+
+def write_headlines(path):
+    module = Headlines()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.predict,
+                                                       "gates": module.gates})
+    return pathlib.Path(path)
+
+
+def write_broken(path):
+    module = Broken()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.predict})
+    return pathlib.Path(path)
+
+
+def write_echo_translator(path):
+    module = EchoTranslator()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.translate,
+                                                       "gates": module.gates})
+    return pathlib.Path(path)
+
+
+def write_echo_language_model(path):
+    module = EchoLanguageModel()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.generate,
+                                                       "log_prob": module.log_prob})
     return pathlib.Path(path)

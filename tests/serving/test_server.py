@@ -208,7 +208,8 @@ def test_malformed_requests_get_tf_servings_errors(server, method, path, body, s
 
 
 def test_not_v1_paths_get_a_plain_404_and_the_server_stays_healthy(server):
-    for path in ("/foo", "/v2/models/x", "/"):
+    # `/` is the demo page (tests/serving/test_demo_page.py).
+    for path in ("/foo", "/v2/models/x", "/index.html"):
         response = rest(server, "GET", path)
         assert response.status_code == 404 and "text/html" in response.headers["Content-Type"]
     assert len(BAD_REQUESTS) >= 50
