@@ -260,28 +260,26 @@ class EchoLanguageModel(tf.Module):
                 "token_count": tf.strings.length(texts)}
 
 
+def _save(module, path, **signatures):
+    tf.saved_model.save(module, str(path), signatures=signatures)
+    return pathlib.Path(path)
+
+
 def write_headlines(path):
     module = Headlines()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.predict,
-                                                       "gates": module.gates})
-    return pathlib.Path(path)
+    return _save(module, path, serving_default=module.predict, gates=module.gates)
 
 
 def write_broken(path):
     module = Broken()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.predict})
-    return pathlib.Path(path)
+    return _save(module, path, serving_default=module.predict)
 
 
 def write_echo_translator(path):
     module = EchoTranslator()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.translate,
-                                                       "gates": module.gates})
-    return pathlib.Path(path)
+    return _save(module, path, serving_default=module.translate, gates=module.gates)
 
 
 def write_echo_language_model(path):
     module = EchoLanguageModel()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.generate,
-                                                       "log_prob": module.log_prob})
-    return pathlib.Path(path)
+    return _save(module, path, serving_default=module.generate, log_prob=module.log_prob)
