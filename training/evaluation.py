@@ -13,7 +13,8 @@ from training.config import ConfigError, apply_overrides
 from training.evaluate import DEFAULT_SPLIT, SPLITS
 from training.tasks import classification, language_model, translation
 from zoo.data.translation import group_by_source
-from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
+from zoo.models.translation_metrics import protocol_scores
+from zoo.models.translator_preprocessor import translate
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
 from zoo.data.split import check_fraction
@@ -114,19 +115,24 @@ def _evaluate(target, data_path, overrides, split):
 
 
 def evaluate_translator(run_dir, pairs):
-    """BLEU and chrF of a translation run's `model.keras` on `(source, target)` pairs."""
+    """BLEU and chrF of a translation run's `model.keras` on `(source, target)`
+    pairs: greedy and with the model's beam, each under both protocols (one
+    reference per pair, all references per source; `protocol_scores`)."""
     sources, references = group_by_source(pairs)
     model = keras.saving.load_model(run_dir / "model.keras")
-    hypotheses = []
-    for start in range(0, len(sources), 256):
-        batch = np.array(sources[start:start + 256], dtype=object)
-        hypotheses += [t.decode("utf-8") for t in np.asarray(model(batch))]
-    return {
-        "bleu": corpus_bleu(hypotheses, references),
-        "chrf": corpus_chrf(hypotheses, references),
-        "sentences": len(sources),
-        "beam_width": model.beam_width,
-    }
+    metrics = {"sentences": len(sources), "pairs": sum(map(len, references)),
+               "beam_width": model.beam_width}
+    for name, width in (("greedy", 1), ("beam", model.beam_width)):
+        hypotheses = []
+        for start in range(0, len(sources), 256):
+            hypotheses += translate(model.translator, model.vectorizers,
+                                    sources[start:start + 256], beam_width=width,
+                                    length_penalty=model.length_penalty)
+        for key, value in protocol_scores(hypotheses, references).items():
+            metric, protocol = key.split("_", 1)
+            metrics[f"{metric}_{name}_{protocol}"] = value
+    metrics["bleu"], metrics["chrf"] = metrics["bleu_beam_one_ref"], metrics["chrf_beam_one_ref"]
+    return metrics
 
 
 def scored(metrics):
@@ -146,9 +152,16 @@ def report(metrics):
                 f"{metrics['loss_windows_64']:.4f}   ({metrics['tokens']} tokens of "
                 f"{scored(metrics)})")
     if "bleu" in metrics:
-        return (f"BLEU {metrics['bleu']:.2f}   chrF {metrics['chrf']:.2f}   "
-                f"({metrics['sentences']} source sentences of {scored(metrics)}; "
-                f"beam width {metrics['beam_width']})")
+        lines = [f"{'':<22}{'BLEU':>8}{'chrF':>8}"]
+        for name, decoder in (("greedy", "greedy"), ("beam", f"beam {metrics['beam_width']}")):
+            for protocol, words in (("one_ref", "one reference"), ("all_refs", "all references")):
+                lines.append(f"{decoder + ', ' + words:<22}"
+                             f"{metrics[f'bleu_{name}_{protocol}']:>8.2f}"
+                             f"{metrics[f'chrf_{name}_{protocol}']:>8.2f}")
+        lines.append(f"({metrics['pairs']} pairs, {metrics['sentences']} distinct source "
+                     f"sentences, of {scored(metrics)}; one reference: each pair on its own; "
+                     f"all references: each source against all its targets)")
+        return "\n".join(lines)
     lines = [f"accuracy {metrics['accuracy']:.4f}   macro F1 {metrics['macro_f1']:.4f}   "
              f"({metrics['examples']} examples: {scored(metrics)})",
              f"{'class':<20} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]

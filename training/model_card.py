@@ -220,12 +220,17 @@ def _metrics(config, metrics, run):
                  f"{metrics['loss_windows_64']:.4f}"),
                 (f"training time (seconds, {machine})", f"{metrics['training_seconds']:.0f}")]
     else:
-        rows = [("metric", "value"),
-                ("BLEU, greedy", f"{metrics['bleu_greedy']:.2f}"),
-                ("BLEU, beam search", f"{metrics['bleu_beam']:.2f}"),
-                ("chrF, greedy", f"{metrics['chrf_greedy']:.2f}"),
-                ("chrF, beam search", f"{metrics['chrf_beam']:.2f}"),
-                ("validation source sentences", str(metrics["sentences"]))]
+        beam = f"beam search ({config['evaluation']['beam_width']})"
+        rows = [("metric", "value")]
+        for protocol, words in (("one_ref", "one reference per pair"),
+                                ("all_refs", "all references per source")):
+            for name, decoder in (("greedy", "greedy"), ("beam", beam)):
+                for metric in ("bleu", "chrf"):
+                    key = f"{metric}_{name}_{protocol}"
+                    rows.append((f"{'BLEU' if metric == 'bleu' else 'chrF'}, {decoder}, {words}",
+                                 f"{metrics[key]:.2f}" if key in metrics else "not measured"))
+        rows.append(("validation pairs / distinct source sentences",
+                     f"{metrics.get('pairs', '?')} / {metrics['sentences']}"))
     if "members" in metrics:  # an ensemble: one row per member
         for index, member in enumerate(metrics["members"]):
             rows.append((f"member {index} accuracy / macro F1 / best epoch of epochs run",

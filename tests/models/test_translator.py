@@ -585,6 +585,23 @@ def test_docstring_examples_run():
 # --- Metrics -----------------------------------------------------------------
 
 
+def test_one_reference_scores_every_pair_and_all_references_every_source():
+    from zoo.models.translation_metrics import protocol_scores
+
+    hypotheses = ["go.", "i see it."]
+    references = [["Go.", "Leave.", "Get out."], ["I see it."]]
+    scores = protocol_scores(hypotheses, references)
+    # All references: "go." matches one of its three, so both are exact.
+    assert scores["bleu_all_refs"] == pytest.approx(100.0)
+    # One reference: "go." is scored three times, right once.
+    pairs = (["go.", "go.", "go.", "i see it."], ["Go.", "Leave.", "Get out.", "I see it."])
+    assert scores["bleu_one_ref"] == pytest.approx(corpus_bleu(*pairs))
+    assert scores["chrf_one_ref"] == pytest.approx(corpus_chrf(*pairs))
+    assert scores["bleu_one_ref"] < 90.0
+    with pytest.raises(ValueError, match="one entry per sentence"):
+        protocol_scores(["go."], [["Go."], ["Hi."]])
+
+
 def test_bleu_and_chrf_of_identical_and_garbage_output():
     references = ["¿Dónde está el gato?", "Tom is here.", "I don't know it."]
     lowered = [r.lower() for r in references]

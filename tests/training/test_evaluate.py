@@ -127,9 +127,18 @@ def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
     capsys.readouterr()
     assert evaluate.main([str(out), "--data", str(data), "--split", "all",
                           "--json", str(tmp_path / "m.json")]) == 0
-    assert "source sentences of all of" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "distinct source sentences, of all of" in printed
+    for row in ("greedy, one reference", "greedy, all references", "beam 2, one reference",
+                "beam 2, all references"):
+        assert row in printed
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["sentences"] == 20 and metrics["bleu"] > 20 and metrics["split"] == "all"
+    assert metrics["sentences"] == 20 and metrics["split"] == "all"
+    # Each of the 20 sources has 8 identical pairs: one reference per pair
+    # repeats it 8 times, all references once; the same targets, one BLEU.
+    assert metrics["pairs"] == 160
+    assert metrics["bleu_beam_one_ref"] == pytest.approx(metrics["bleu_beam_all_refs"], abs=1e-6)
+    assert metrics["bleu"] == metrics["bleu_beam_one_ref"] > 20
     held_out = evaluation.evaluate(out, data)
     # validation_fraction 0.2 of 20 source sentences, each with all its pairs.
     assert 0 < held_out["sentences"] < 20 and held_out["split"] == "validation"

@@ -238,7 +238,10 @@ def test_export_writes_the_keras_model_and_a_model_card(kind, runs, base, reques
         assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
     else:  # a file named like ManyThings' Spanish pairs is taken for them
         assert "CC-BY 2.0 France" in card
-        assert f"| BLEU, beam search | {metrics['bleu_beam']:.2f} |" in card
+        assert (f"| BLEU, beam search (2), one reference per pair | "
+                f"{metrics['bleu_beam_one_ref']:.2f} |") in card
+        assert (f"| chrF, greedy, all references per source | "
+                f"{metrics['chrf_greedy_all_refs']:.2f} |") in card
 
     # The real vocabulary, not the config's ceiling (60 / 40 / 40 tokens).
     model = pretrained.load(name, base=base)

@@ -157,8 +157,13 @@ def test_a_translation_run_trains_and_reports_bleu(tmp_path, translation_config,
                  "metrics.json", "checkpoints/best.keras", "learning_curves.png"):
         assert (out / name).exists(), name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"bleu_greedy", "bleu_beam", "chrf_greedy", "chrf_beam"} <= set(metrics)
-    assert metrics["bleu_greedy"] > 20  # untrained output scores about 0
+    # Both decoders under both protocols, the protocol in every name.
+    assert {f"{metric}_{decoder}_{protocol}" for metric in ("bleu", "chrf")
+            for decoder in ("greedy", "beam") for protocol in ("one_ref", "all_refs")
+            } <= set(metrics)
+    # Untrained output scores about 0 (BLEU) and 10 (chrF).
+    assert metrics["bleu_greedy_all_refs"] > 20 and metrics["chrf_greedy_one_ref"] > 30
+    assert metrics["pairs"] >= metrics["sentences"]
     model = keras.saving.load_model(out / "model.keras")
     translation = model(np.array(["dos y tres."])).numpy()[0].decode()
     assert "two" in translation or "three" in translation
@@ -567,7 +572,8 @@ def test_two_worker_translation_training_on_localhost(tmp_path, translation_conf
     assert losses[2] < losses[0]
     state = json.loads((out / "run_state.json").read_text())
     assert len(state["history"]) == 3
-    assert {"bleu_greedy", "bleu_beam"} <= set(json.loads((out / "metrics.json").read_text()))
+    assert {"bleu_greedy_one_ref", "bleu_beam_all_refs"} <= set(
+        json.loads((out / "metrics.json").read_text()))
     assert (out / "model.keras").exists()
 
 

@@ -18,7 +18,7 @@ from zoo.data.translation import (
     load_translation_pairs,
     split_translation_pairs,
 )
-from zoo.models.translation_metrics import corpus_bleu, corpus_chrf
+from zoo.models.translation_metrics import protocol_scores
 from zoo.models.translator import Translator, translation_loss
 from zoo.models.translator_preprocessor import (
     StringTranslator,
@@ -180,7 +180,7 @@ class Run:
             chosen = np.sort(rng.choice(len(sources), size=limit, replace=False))
             sources = [sources[i] for i in chosen]
             references = [references[i] for i in chosen]
-        metrics = {"sentences": len(sources)}
+        metrics = {"sentences": len(sources), "pairs": sum(map(len, references))}
         for name, beam in (("greedy", 1), ("beam", evaluation["beam_width"])):
             hypotheses = []
             for start in range(0, len(sources), 256):
@@ -188,9 +188,11 @@ class Run:
                     core, self.vectorizers, sources[start:start + 256], beam_width=beam,
                     length_penalty=evaluation["length_penalty"],
                 )
-            metrics[f"bleu_{name}"] = corpus_bleu(hypotheses, references)
-            metrics[f"chrf_{name}"] = corpus_chrf(hypotheses, references)
-        metrics["bleu"] = metrics["bleu_beam"]
+            # bleu_greedy_one_ref, ..., chrf_beam_all_refs: the protocol in the name
+            for key, value in protocol_scores(hypotheses, references).items():
+                metric, protocol = key.split("_", 1)
+                metrics[f"{metric}_{name}_{protocol}"] = value
+        metrics["bleu"] = metrics["bleu_beam_one_ref"]
         metrics["examples"] = [
             {"source": s, "translation": h, "references": r}
             for s, h, r in list(zip(sources, hypotheses, references))[:10]

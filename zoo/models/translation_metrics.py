@@ -2,6 +2,16 @@
 
 Both score detokenized hypotheses against raw references, lowercased, and
 accept several references per sentence (every Tatoeba target of a source).
+
+Tatoeba gives one source sentence several translations, so there are two
+protocols, and their figures differ (`protocol_scores` gives both):
+
+* one reference ("one_ref"): every held-out (source, target) pair is a test
+  sentence of its own, its one target the reference; a source with three
+  translations counts three times, scored against each. This is how
+  Tatoeba test sets (OPUS-MT's, for one) count.
+* all references ("all_refs"): every distinct source is one test sentence,
+  all its targets the references; a hypothesis matching any of them counts.
 """
 
 import sacrebleu
@@ -75,3 +85,36 @@ def corpus_chrf(hypotheses, references, word_order=0):
     hypotheses, streams = _reference_streams(hypotheses, references)
     metric = sacrebleu.metrics.CHRF(word_order=word_order, lowercase=True)
     return float(metric.corpus_score(hypotheses, streams).score)
+
+
+PROTOCOLS = ("one_ref", "all_refs")
+
+
+def protocol_scores(hypotheses, references):
+    """BLEU and chrF of one hypothesis per source under both protocols.
+
+    Args:
+        hypotheses: The translation of each distinct source.
+        references: For each source, the list of its held-out targets
+            (`zoo.data.translation.group_by_source`).
+
+    Returns:
+        `{"bleu_one_ref", "chrf_one_ref", "bleu_all_refs", "chrf_all_refs"}`.
+
+    Example:
+
+    >>> scores = protocol_scores(["go."], [["Go.", "Leave."]])
+    >>> round(scores["bleu_all_refs"]), round(scores["chrf_one_ref"]) < 100
+    (100, True)
+    """
+    hypotheses, streams = _reference_streams(hypotheses, references)
+    # one_ref: the hypothesis once per (source, reference) pair.
+    pairs = [(hypothesis, reference) for hypothesis, slot in zip(
+        hypotheses, zip(*streams)) for reference in slot if reference is not None]
+    each, single = [h for h, _ in pairs], [r for _, r in pairs]
+    return {
+        "bleu_one_ref": corpus_bleu(each, single),
+        "chrf_one_ref": corpus_chrf(each, single),
+        "bleu_all_refs": corpus_bleu(hypotheses, references),
+        "chrf_all_refs": corpus_chrf(hypotheses, references),
+    }
