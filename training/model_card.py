@@ -35,6 +35,9 @@ DATA_SETS = {
     ),
 }
 
+# ManyThings names its pair files by the other language's ISO 639-3 code.
+MANYTHINGS_FILE = re.compile(r"[a-z]{3}\.txt")
+
 # Known limits: of the data set (by file name), then of every model of a task.
 DATA_LIMITS = {
     "Sarcasm_Headlines_Dataset.json": [
@@ -418,6 +421,10 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
     data = DATA_SETS.get(data_file) or (
         f"Trained on `{shown_path(data_path)}`; its license is its owner's."
     )
+    if data_file not in DATA_SETS and task == "translation" and MANYTHINGS_FILE.fullmatch(
+            data_file):
+        data += (" A file of this name from manythings.org holds Tatoeba sentence pairs, "
+                 "CC-BY 2.0 France, with attribution to the Tatoeba contributors.")
     parameters = model.count_params()
     limits = "\n".join(
         f"- {line.format(**limits_values)}"
