@@ -20,8 +20,11 @@ never a training row of the run, whichever file it comes from. `--split
 all` scores the whole file, training rows included, which overstates how
 the model does on new data. The output (and `--json`) says which split was
 scored. Classifiers report accuracy and per-class precision, recall and F1;
-translators report BLEU and chrF (sacrebleu, lowercased, every target of a
-source sentence a reference); language models report nats per token over
+translators report BLEU and chrF (sacrebleu, lowercased), greedy and with
+the run's beam (`--set evaluation.beam_width=8 --set
+evaluation.length_penalty=0.6` try others), each under both protocols: one
+reference per held-out pair, and all of a source's targets as its
+references (docs/translation.md, "Evaluation protocol"); language models report nats per token over
 the text read as one stream, bits per token, perplexity, and the loss over
 windows of 64 tokens read from scratch (docs/language_models.md).
 """
@@ -43,7 +46,8 @@ def main(argv=None):
     parser.add_argument("target", help="run directory or SavedModel version directory")
     parser.add_argument("--data", help="data file (default: the run's configured file)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="data options, e.g. --set data.format=table")
+                        help="data options, e.g. --set data.format=table; a translator's "
+                             "decoder, e.g. --set evaluation.length_penalty=0.6")
     parser.add_argument("--split", choices=SPLITS, default=DEFAULT_SPLIT,
                         help="the part the run held out for validation (default), or the "
                              "whole file, training rows included")

@@ -94,7 +94,7 @@ def _evaluate(target, data_path, overrides, split):
             )
         if config["task"] == "translation":
             pairs = examples(translation, config, data_path, split)
-            return evaluate_translator(target, pairs), config
+            return evaluate_translator(target, pairs, config["evaluation"]), config
         if config["task"] == "language_model":
             text = examples(language_model, config, data_path, split)
             model = keras.saving.load_model(target / "model.keras", compile=False)
@@ -114,20 +114,23 @@ def _evaluate(target, data_path, overrides, split):
     return metrics, config
 
 
-def evaluate_translator(run_dir, pairs):
+def evaluate_translator(run_dir, pairs, evaluation):
     """BLEU and chrF of a translation run's `model.keras` on `(source, target)`
-    pairs: greedy and with the model's beam, each under both protocols (one
-    reference per pair, all references per source; `protocol_scores`)."""
+    pairs: greedy and with the beam of `evaluation` (the run's config
+    section, `--set evaluation.beam_width=8` and `evaluation.length_penalty`
+    overriding it), each under both protocols (one reference per pair, all
+    references per source; `protocol_scores`)."""
     sources, references = group_by_source(pairs)
     model = keras.saving.load_model(run_dir / "model.keras")
+    width, penalty = evaluation["beam_width"], evaluation["length_penalty"]
     metrics = {"sentences": len(sources), "pairs": sum(map(len, references)),
-               "beam_width": model.beam_width}
-    for name, width in (("greedy", 1), ("beam", model.beam_width)):
+               "beam_width": width, "length_penalty": penalty}
+    for name, beam in (("greedy", 1), ("beam", width)):
         hypotheses = []
         for start in range(0, len(sources), 256):
             hypotheses += translate(model.translator, model.vectorizers,
-                                    sources[start:start + 256], beam_width=width,
-                                    length_penalty=model.length_penalty)
+                                    sources[start:start + 256], beam_width=beam,
+                                    length_penalty=penalty)
         for key, value in protocol_scores(hypotheses, references).items():
             metric, protocol = key.split("_", 1)
             metrics[f"{metric}_{name}_{protocol}"] = value
@@ -152,10 +155,11 @@ def report(metrics):
                 f"{metrics['loss_windows_64']:.4f}   ({metrics['tokens']} tokens of "
                 f"{scored(metrics)})")
     if "bleu" in metrics:
-        lines = [f"{'':<22}{'BLEU':>8}{'chrF':>8}"]
-        for name, decoder in (("greedy", "greedy"), ("beam", f"beam {metrics['beam_width']}")):
+        lines = [f"{'':<30}{'BLEU':>8}{'chrF':>8}"]
+        beam = f"beam {metrics['beam_width']}, α {metrics['length_penalty']:g}"
+        for name, decoder in (("greedy", "greedy"), ("beam", beam)):
             for protocol, words in (("one_ref", "one reference"), ("all_refs", "all references")):
-                lines.append(f"{decoder + ', ' + words:<22}"
+                lines.append(f"{decoder + ', ' + words:<30}"
                              f"{metrics[f'bleu_{name}_{protocol}']:>8.2f}"
                              f"{metrics[f'chrf_{name}_{protocol}']:>8.2f}")
         lines.append(f"({metrics['pairs']} pairs, {metrics['sentences']} distinct source "

@@ -129,8 +129,8 @@ def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
                           "--json", str(tmp_path / "m.json")]) == 0
     printed = capsys.readouterr().out
     assert "distinct source sentences, of all of" in printed
-    for row in ("greedy, one reference", "greedy, all references", "beam 2, one reference",
-                "beam 2, all references"):
+    for row in ("greedy, one reference", "greedy, all references",
+                "beam 2, α 0, one reference", "beam 2, α 0, all references"):
         assert row in printed
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["sentences"] == 20 and metrics["split"] == "all"
@@ -139,6 +139,14 @@ def test_translation_run_is_scored_with_bleu(tmp_path, capsys):
     assert metrics["pairs"] == 160
     assert metrics["bleu_beam_one_ref"] == pytest.approx(metrics["bleu_beam_all_refs"], abs=1e-6)
     assert metrics["bleu"] == metrics["bleu_beam_one_ref"] > 20
+    # Another beam and length penalty, from the command line.
+    assert evaluate.main([str(out), "--data", str(data), "--split", "all", "--set",
+                          "evaluation.beam_width=3", "--set", "evaluation.length_penalty=0.6",
+                          "--json", str(tmp_path / "m3.json")]) == 0
+    assert "beam 3, α 0.6, one reference" in capsys.readouterr().out
+    wider = json.loads((tmp_path / "m3.json").read_text())
+    assert (wider["beam_width"], wider["length_penalty"]) == (3, 0.6)
+    assert wider["bleu_greedy_one_ref"] == metrics["bleu_greedy_one_ref"]
     held_out = evaluation.evaluate(out, data)
     # validation_fraction 0.2 of 20 source sentences, each with all its pairs.
     assert 0 < held_out["sentences"] < 20 and held_out["split"] == "validation"
