@@ -93,6 +93,7 @@ TRANSLATION = {
         "early_stopping_patience": 2,
         "monitor": "val_loss",
         "seed": 1337,
+        "label_smoothing": 0.0,  # ε of the teacher-forcing loss (0.1 in Vaswani et al.)
     },
     "evaluation": {
         "beam_width": 4,

@@ -649,3 +649,28 @@ def test_catalogued_cells_translate_step_by_step_as_teacher_forced(cell):
 def test_a_cell_whose_state_cannot_be_split_refuses_a_bidirectional_encoder():
     with pytest.raises(ValueError, match="Cell 'mlstm' cannot start the decoder.*bidirectional_encoder=False"):
         Translator(SOURCE_VOCAB, TARGET_VOCAB, cell="mlstm", units=8, bidirectional_encoder=True)
+
+
+def test_label_smoothing_mixes_the_uniform_cross_entropy_and_ignores_padding():
+    logits = np.array([[[2.0, 0.0, 0.0, 1.0], [0.5, 0.5, 3.0, 0.0], [9.0, 9.0, 9.0, 9.0]]],
+                      "float32")
+    targets = np.array([[1, 2, 0]])  # the last position is padding
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.array([log_p[0, 0, 1], log_p[0, 1, 2]])
+    uniform = -log_p[0, :2].mean(-1)
+    expected = np.mean(0.9 * nll + 0.1 * uniform)
+    smoothed = translation_loss(0.1)
+    assert float(smoothed(targets, logits)) == pytest.approx(expected, rel=1e-5)
+    # With ε = 0 it is the plain loss, padding ignored the same way.
+    plain = translation_loss()
+    assert float(plain(targets, logits)) == pytest.approx(nll.mean(), rel=1e-5)
+    assert float(translation_loss(1e-12)(targets, logits)) == pytest.approx(nll.mean(), rel=1e-5)
+    # The loss round-trips through a .keras file's compile config.
+    restored = keras.losses.deserialize(keras.losses.serialize(smoothed))
+    assert restored.label_smoothing == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, True, "0.1"])
+def test_a_bad_label_smoothing_is_named(value):
+    with pytest.raises(ValueError, match=f"Received: label_smoothing={value!r}"):
+        translation_loss(value)

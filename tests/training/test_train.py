@@ -614,3 +614,18 @@ def test_the_commands_strategy_names_are_the_strategies():
     from training.distribute import STRATEGIES
 
     assert train.STRATEGY_NAMES == STRATEGIES
+
+
+def test_a_translation_run_trains_with_label_smoothing(tmp_path, translation_config,
+                                                       translation_data, capsys):
+    out = tmp_path / "smoothed"
+    assert train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(out), "--epochs", "3", "--set", "training.label_smoothing=0.1"]) == 0
+    history = json.loads((out / "run_state.json").read_text())["history"]
+    assert history[-1]["logs"]["loss"] < history[0]["logs"]["loss"]
+    best = keras.saving.load_model(out / "checkpoints" / "best.keras")
+    assert best.loss.label_smoothing == pytest.approx(0.1)
+    code = train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(tmp_path / "bad"), "--set", "training.label_smoothing=1.5"])
+    assert code == 2
+    assert "label_smoothing=1.5" in capsys.readouterr().err

@@ -134,7 +134,7 @@ class Run:
         training = self.config["training"]
         model.compile(
             make_optimizer(training, self.steps_per_epoch(training["batch_size"])),
-            translation_loss(),
+            translation_loss(training["label_smoothing"]),
             # Token accuracy over real target tokens (sample weights mask padding).
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )

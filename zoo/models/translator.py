@@ -702,8 +702,52 @@ class Translator(keras.Model):
         return {**super().get_config(), **config}
 
 
-def translation_loss():
-    """Teacher-forcing loss: cross-entropy of the logits, padding ignored."""
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, ignore_class=PAD_ID
-    )
+def translation_loss(label_smoothing=0.0):
+    """Teacher-forcing loss: cross-entropy of the logits, padding ignored.
+
+    Args:
+        label_smoothing: ε in [0, 1): the target distribution puts 1 - ε on
+            the reference token and spreads ε evenly over the vocabulary
+            (Szegedy et al. 2016; Vaswani et al. 2017 train with 0.1). 0 is
+            plain cross-entropy.
+    """
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not (
+            0.0 <= label_smoothing < 1.0):
+        raise ValueError(
+            "Argument `label_smoothing` must be a number in [0, 1). "
+            f"Received: label_smoothing={label_smoothing!r}")
+    if label_smoothing == 0.0:
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=PAD_ID
+        )
+    return SmoothedCrossEntropy(label_smoothing, name="smoothed_cross_entropy")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SmoothedCrossEntropy(keras.losses.Loss):
+    """Label-smoothed cross-entropy of logits over sparse targets, padding
+    (`PAD_ID`) ignored: the mean over real tokens, as `ignore_class` gives.
+
+        loss_t = (1 - ε) (-log p(y_t)) + ε (1/V) Σ_v (-log p(v))
+    """
+
+    def __init__(self, label_smoothing, **kwargs):
+        super().__init__(**kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        # -log p(y_t)
+        nll = -ops.take_along_axis(log_p, ops.expand_dims(y_true, -1), axis=-1)[..., 0]
+        # (1/V) Σ_v -log p(v): the cross-entropy with the uniform distribution
+        uniform = -ops.mean(log_p, axis=-1)
+        loss = (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
+        real = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+        # Zero at padding, and scaled so that Keras's mean over every
+        # position is the mean over the real tokens.
+        share = ops.sum(real) / ops.cast(ops.size(real), "float32")
+        return loss * real / ops.maximum(share, 1e-9)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
