@@ -41,6 +41,8 @@ import numpy as np
 
 RUN_STATE_FILE = "run_state.json"
 BACKUP_DIR = "backup"
+# The weights after epoch N, kept for checkpoint averaging.
+EPOCH_WEIGHTS = "epoch-{:03d}.weights.h5"
 BACKUP_METADATA = "training_metadata.json"
 # The backup before the newest one, kept so a damaged newest one costs an epoch.
 PREVIOUS_METADATA = "training_metadata.json.bkp"
@@ -295,6 +297,9 @@ class RunState(keras.callbacks.Callback):
             holds its `training_seconds` and whether the budget ran out in it
             (`time_limit_reached`), and the clock starts from the training
             seconds of the epochs kept: a resumed run gets what is left.
+        keep_last: How many epochs' weights to keep in `checkpoints/`
+            (`EPOCH_WEIGHTS`) for checkpoint averaging; 1 keeps none but
+            the best model.
 
     Raises:
         RunStateError: `run_state.json` is damaged or lacks epochs before
@@ -302,10 +307,11 @@ class RunState(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, monitor, mode, patience, start_epoch=0, write=True,
-                 time_limit=None):
+                 time_limit=None, keep_last=1):
         super().__init__()
         self.write = write
         self.time_limit = time_limit
+        self.keep_last = keep_last
         if mode not in ("max", "min"):
             raise ValueError(f"Argument `mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.run_dir = pathlib.Path(run_dir)
@@ -329,6 +335,12 @@ class RunState(keras.callbacks.Callback):
             )
         if self.best_epoch is not None:  # None: no epoch has improved (all NaN)
             self._check_best_model()
+        if write:
+            # Weights of epochs after the resume point are the killed run's,
+            # trained again now.
+            for path, epoch in self._epoch_weights():
+                if epoch > start_epoch:
+                    path.unlink()
         if time_limit is not None:
             # Epochs dropped above (trained after the backup a kill left) are
             # trained again, so their time is not spent.
@@ -353,6 +365,33 @@ class RunState(keras.callbacks.Callback):
                 f"{self.best_epoch + 1} as the best: the run's best model is lost. Train "
                 f"the run again (another --out, or delete {self.run_dir})"
             )
+
+    def _epoch_weights(self):
+        """`[(path, epoch)]` of the epoch weights kept, oldest first."""
+        directory = self.best_path.parent
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in directory.glob("epoch-*.weights.h5"):
+            number = path.name[len("epoch-"):-len(".weights.h5")]
+            if number.isdigit():
+                found.append((path, int(number)))
+        return sorted(found, key=lambda item: item[1])
+
+    def kept_epochs(self):
+        """The paths of the kept epoch weights, oldest first (`keep_last`)."""
+        return [path for path, _ in self._epoch_weights()]
+
+    def _keep_epoch(self, epoch):
+        """Saves the weights after `epoch` (0-based) and drops those past `keep_last`."""
+        directory = self.best_path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        temporary = directory / ".epoch.tmp.weights.h5"  # Keras insists on the suffix
+        self.model.save_weights(temporary)
+        os.replace(temporary, directory / EPOCH_WEIGHTS.format(epoch + 1))
+        for path, number in self._epoch_weights():
+            if number <= epoch + 1 - self.keep_last:
+                path.unlink()
 
     def mark_finished(self):
         """Records that training is over, before the backup is deleted: a
@@ -423,6 +462,8 @@ class RunState(keras.callbacks.Callback):
             temporary = self.best_path.with_name(".best.tmp.keras")
             self.model.save(temporary)
             os.replace(temporary, self.best_path)
+        if self.keep_last > 1 and self.write:
+            self._keep_epoch(epoch)
         record = {
             "epoch": epoch,
             "logs": logs,

@@ -94,6 +94,9 @@ TRANSLATION = {
         "monitor": "val_loss",
         "seed": 1337,
         "label_smoothing": 0.0,  # ε of the teacher-forcing loss (0.1 in Vaswani et al.)
+        # K > 1: the final model is the mean of the last K epochs' weights
+        # (checkpoint averaging), not the best epoch's
+        "average_checkpoints": 1,
     },
     "evaluation": {
         "beam_width": 4,

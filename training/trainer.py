@@ -383,6 +383,7 @@ def make_callbacks(run_dir, training, start_epoch, weights, chief, max_seconds=N
         start_epoch=start_epoch,
         write=chief,
         time_limit=time_limit,  # counts on from the epochs it keeps
+        keep_last=training.get("average_checkpoints", 1),
     )
     nan_stop = run_callbacks.StopOnNaN()
     callback_list = [
@@ -446,7 +447,14 @@ def finish_member(run, state, run_dir, entry):
     metrics.json and learning curves; returns `(best model, metrics)`."""
     # Uncompiled: the inference model is saved without optimizer state.
     best = keras.saving.load_model(state.best_path, compile=False)
+    averaged = []
+    if run.config["training"].get("average_checkpoints", 1) > 1:
+        averaged = state.kept_epochs()
+        average_weights(best, averaged)
     metrics = run.evaluate(best)
+    if averaged:
+        metrics["averaged_epochs"] = [int(p.name[len("epoch-"):-len(".weights.h5")])
+                                      for p in averaged]
     metrics["best_epoch"] = state.best_epoch + 1
     metrics["epochs_run"] = len(state.history)
     metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in state.history]))
@@ -460,6 +468,22 @@ def finish_member(run, state, run_dir, entry):
     )
     run_callbacks.write_json_atomically(run_dir / "metrics.json", metrics)
     return best, metrics
+
+
+def average_weights(model, paths):
+    """Sets `model`'s weights to the mean of the weight files `paths`
+    (checkpoint averaging: Vaswani et al. 2017 average the last 5 or 20
+    checkpoints). Integer variables (random seed states) keep the last
+    file's values."""
+    sums, last = None, None
+    for path in paths:
+        model.load_weights(path)
+        last = [np.asarray(v) for v in model.weights]
+        sums = last if sums is None else [
+            a + b if np.issubdtype(a.dtype, np.floating) else b for a, b in zip(sums, last)]
+    for variable, total, final in zip(model.weights, sums, last):
+        floating = np.issubdtype(final.dtype, np.floating)
+        variable.assign(total / len(paths) if floating else final)
 
 
 def finish_ensemble(run, member_dirs, run_dir):

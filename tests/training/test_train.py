@@ -629,3 +629,33 @@ def test_a_translation_run_trains_with_label_smoothing(tmp_path, translation_con
                        str(tmp_path / "bad"), "--set", "training.label_smoothing=1.5"])
     assert code == 2
     assert "label_smoothing=1.5" in capsys.readouterr().err
+
+
+def test_checkpoint_averaging_keeps_the_last_epochs_and_serves_their_mean(
+        tmp_path, translation_config, translation_data, capsys):
+    from training import callbacks as run_callbacks
+
+    out = tmp_path / "averaged"
+    assert train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(out), "--epochs", "3", "--set", "training.average_checkpoints=2"]) == 0
+    kept = sorted(p.name for p in (out / "checkpoints").glob("epoch-*"))
+    assert kept == ["epoch-002.weights.h5", "epoch-003.weights.h5"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["averaged_epochs"] == [2, 3]
+    # model.keras holds the mean of the two epochs' weights.
+    best = keras.saving.load_model(out / "checkpoints" / "best.keras", compile=False)
+    epochs = []
+    for name in kept:
+        best.load_weights(out / "checkpoints" / name)
+        epochs.append([np.asarray(w) for w in best.weights])
+    served = keras.saving.load_model(out / "model.keras").translator
+    for index, weight in enumerate(served.weights):
+        np.testing.assert_allclose(np.asarray(weight), (epochs[0][index] + epochs[1][index]) / 2,
+                                   atol=1e-6)
+    # Resuming at epoch 2 drops the weights a killed run left for epoch 3.
+    state = run_callbacks.RunState(out, "val_loss", "min", None, start_epoch=2)
+    assert [p.name for p in state.kept_epochs()] == ["epoch-002.weights.h5"]
+    code = train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(tmp_path / "bad"), "--set", "training.average_checkpoints=0"])
+    assert code == 2
+    assert "training.average_checkpoints must be a positive integer" in capsys.readouterr().err

@@ -117,6 +117,11 @@ class Run:
         if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
             raise ValueError(
                 f"evaluation.length_penalty must be a number >= 0. Received: {penalty!r}")
+        average = self.config["training"]["average_checkpoints"]
+        if isinstance(average, bool) or not isinstance(average, int) or average < 1:
+            raise ValueError(
+                f"training.average_checkpoints must be a positive integer (1: no "
+                f"averaging). Received: {average!r}")
         limit = evaluation["max_sentences"]
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ValueError(
