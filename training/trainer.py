@@ -4,6 +4,7 @@ directory receives): the config and its data file, the strategy, fitting with
 backups, resuming, ensembles, and the run's outputs.
 """
 
+import copy
 import datetime
 import json
 import os
@@ -17,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import callbacks as run_callbacks
+from training.defaults import TASK_DEFAULTS
 from training.config import ConfigError
 from training.custom_loop import fit_distributed
 from training.distribute import StrategyError, is_chief, make_strategy
@@ -46,7 +48,7 @@ def resolve_config(args):
             # the budget it recorded.
             raise TrainingError("--resume continues a run as configured; drop "
                                 "--set/--epochs/--batch-size/--max-seconds")
-        config = run_callbacks.read_json(saved)
+        config = with_later_defaults(run_callbacks.read_json(saved))
         check_config(config, args.entry)
         check_time_limit(config, saved)
         return config, saved
@@ -55,6 +57,17 @@ def resolve_config(args):
     if recorded is not None:
         config[FINGERPRINT_KEY] = recorded
     return config, path
+
+
+def with_later_defaults(config):
+    """A saved run's config with the settings added to its task since it was
+    written, at their defaults: the behaviour the run trained with."""
+    defaults = TASK_DEFAULTS.get(config.get("task"), {})
+    for section, values in defaults.items():
+        if isinstance(values, dict) and isinstance(config.get(section), dict):
+            for key, value in values.items():
+                config[section].setdefault(key, copy.deepcopy(value))
+    return config
 
 
 def check_config(config, entry):

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.tensorflow_only
 REQUIRED = ["sarcasm_gru", "sarcasm_lstm", "sarcasm_lstm_pretrained", "sarcasm_original_lstm",
             "shakespeare_char_gru", "translate_spa_eng"]
 MODEL_BUDGET = 20 * 2**20
+# The translator's own budget (issue 24: both files within 40 MB).
+BUDGETS = {"translate_spa_eng": 40 * 10**6}
 ZOO_BUDGET = 160 * 2**20
 
 
@@ -46,7 +48,7 @@ def test_models_config_serves_every_shipped_model():
 def test_size_budget():
     base = pretrained.default_base()
     sizes = {name: directory_size(base / name) for name in pretrained.list()}
-    assert {n: s for n, s in sizes.items() if s > MODEL_BUDGET} == {}
+    assert {n: s for n, s in sizes.items() if s > BUDGETS.get(n, MODEL_BUDGET)} == {}
     assert directory_size(base) <= ZOO_BUDGET, sizes
 
 

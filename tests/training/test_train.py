@@ -659,3 +659,18 @@ def test_checkpoint_averaging_keeps_the_last_epochs_and_serves_their_mean(
                        str(tmp_path / "bad"), "--set", "training.average_checkpoints=0"])
     assert code == 2
     assert "training.average_checkpoints must be a positive integer" in capsys.readouterr().err
+
+
+def test_a_run_saved_before_a_setting_existed_resumes_with_its_default(
+        tmp_path, translation_config, translation_data):
+    out = tmp_path / "older"
+    assert train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(out), "--epochs", "1"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    for key in ("label_smoothing", "average_checkpoints"):
+        del config["training"][key]  # as a run written before they existed
+    (out / "config.json").write_text(json.dumps(config))
+    (out / "metrics.json").unlink()
+    assert train.main([str(translation_config), "--data", str(translation_data), "--out",
+                       str(out), "--resume"]) == 0
+    assert "bleu_beam_one_ref" in json.loads((out / "metrics.json").read_text())
