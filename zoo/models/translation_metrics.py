@@ -103,8 +103,9 @@ def protocol_scores(hypotheses, references):
 
     Example:
 
-    >>> scores = protocol_scores(["go."], [["Go.", "Leave."]])
-    >>> round(scores["bleu_all_refs"]), round(scores["chrf_one_ref"]) < 100
+    >>> scores = protocol_scores(["i can see the cat."],
+    ...                          [["I can see the cat.", "I see the cat."]])
+    >>> round(scores["bleu_all_refs"]), round(scores["bleu_one_ref"]) < 100
     (100, True)
     """
     hypotheses, streams = _reference_streams(hypotheses, references)
