@@ -412,3 +412,7 @@ def test_the_gates_signature_reads_each_character_and_scores_it_as_log_prob(lm_e
     layers = {key.rsplit("/", 1)[0] for key in gates if key.count("/") == 2}
     assert layers == {"recurrent_0/forward"}
     assert gates["recurrent_0/forward/importance"].shape[0] == 2
+    # A batch of empty texts: no tokens, nothing read, no error.
+    empty = loaded.signatures["gates"](text=tf.constant(["", ""]))
+    assert empty["token_count"].numpy().tolist() == [0, 0]
+    assert not empty["recurrent_0/forward/h"].numpy().any()

@@ -102,9 +102,13 @@ def _language_model_gates(model, texts):
     if model.tokenizer.level == "word":  # as `tokenize` drops them
         tokens = tf.ragged.boolean_mask(tokens, tokens != "")
     ids = model.tokenizer.tokenize(texts)
-    mask = tf.sequence_mask(ids.row_lengths())
-    result = _traced(model.language_model.trace, ids.to_tensor(), mask)
-    result[TOKENS], result[TOKEN_COUNT] = _tokens(tokens.to_tensor(""), mask)
+    # At least one step, padding, so that a batch of empty texts still runs.
+    width = tf.maximum(ids.bounding_shape(axis=1), 1)
+    mask = tf.sequence_mask(ids.row_lengths(), width)
+    dense = ids.to_tensor(shape=tf.stack([tf.shape(texts, out_type=tf.int64)[0], width]))
+    result = _traced(model.language_model.trace, dense, mask)
+    strings = tokens.to_tensor("", shape=tf.stack([tf.shape(texts, out_type=tf.int64)[0], width]))
+    result[TOKENS], result[TOKEN_COUNT] = _tokens(strings, mask)
     return result
 
 
