@@ -101,8 +101,9 @@ class Run:
             (run_dir / name).write_text("\n".join(vocabulary), encoding="utf-8")
 
     def check_evaluation(self, target_vocab_size):
-        """Raises ValueError naming a bad `evaluation` field: checked before
-        training, as they are first used only when it is over."""
+        """Raises ValueError naming a bad `evaluation` field, or a bad
+        `training.average_checkpoints`: checked before training, as they are
+        first used only when it is over."""
         evaluation = self.config["evaluation"]
         width, most = evaluation["beam_width"], target_vocab_size - 2
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
