@@ -379,8 +379,9 @@ class RunState(keras.callbacks.Callback):
         return sorted(found, key=lambda item: item[1])
 
     def kept_epochs(self):
-        """The paths of the kept epoch weights, oldest first (`keep_last`)."""
-        return [path for path, _ in self._epoch_weights()]
+        """`[(path, epoch)]` of the kept epoch weights (1-based epochs),
+        oldest first (`keep_last`)."""
+        return self._epoch_weights()
 
     def _keep_epoch(self, epoch):
         """Saves the weights after `epoch` (0-based) and drops those past `keep_last`."""

@@ -463,11 +463,10 @@ def finish_member(run, state, run_dir, entry):
     averaged = []
     if run.config["training"].get("average_checkpoints", 1) > 1:
         averaged = state.kept_epochs()
-        average_weights(best, averaged)
+        average_weights(best, [path for path, _ in averaged])
     metrics = run.evaluate(best)
     if averaged:
-        metrics["averaged_epochs"] = [int(p.name[len("epoch-"):-len(".weights.h5")])
-                                      for p in averaged]
+        metrics["averaged_epochs"] = [epoch for _, epoch in averaged]
     metrics["best_epoch"] = state.best_epoch + 1
     metrics["epochs_run"] = len(state.history)
     metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in state.history]))

@@ -654,7 +654,7 @@ def test_checkpoint_averaging_keeps_the_last_epochs_and_serves_their_mean(
                                    atol=1e-6)
     # Resuming at epoch 2 drops the weights a killed run left for epoch 3.
     state = run_callbacks.RunState(out, "val_loss", "min", None, start_epoch=2)
-    assert [p.name for p in state.kept_epochs()] == ["epoch-002.weights.h5"]
+    assert [(p.name, e) for p, e in state.kept_epochs()] == [("epoch-002.weights.h5", 2)]
     code = train.main([str(translation_config), "--data", str(translation_data), "--out",
                        str(tmp_path / "bad"), "--set", "training.average_checkpoints=0"])
     assert code == 2
