@@ -21,8 +21,9 @@ from training.callbacks import write_text_atomically
 from training.config import ConfigError, apply_overrides
 from training.distribute import StrategyError, make_strategy
 from training.search_space import config_overrides, declare, load_space
-from training.tasks import TASKS
+from training.tasks import RUN_CLASSES, TASKS
 from training.tune import TUNING_TASKS, base_config
+from zoo import compat
 from zoo.data.download import DataUnavailableError
 from zoo.data.errors import DataFormatError
 
@@ -43,7 +44,7 @@ def _save_json_atomically(path, obj):
     return text
 
 
-keras_tuner.src.utils.save_json = _save_json_atomically
+compat.set_keras_tuner_save_json(_save_json_atomically)
 
 TOP_TRIALS = 10
 # What a user's command or files got wrong: one line and exit status 2.
@@ -59,7 +60,7 @@ class TaskHyperModel(keras_tuner.HyperModel):
         base_config: The resolved base config the trials change.
         space: The search space (`training.search_space`).
         epochs: Epochs of a trial (Hyperband gives each its own).
-        run: The task's `Run` over the loaded data; None on the chief,
+        run: The task's `TaskRun` over the loaded data; None on the chief,
             which never builds a model.
     """
 
@@ -95,21 +96,15 @@ class TaskHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, epochs=1, initial_epoch=0, callbacks=None, verbose=0,
             **kwargs):
         batch_size = self.trial_config(hp)["training"]["batch_size"]
-        return model.fit(
-            self.run.train_dataset(batch_size, initial_epoch, epochs),
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=self.run.steps_per_epoch(batch_size),
-            validation_data=self.run.validation_dataset(batch_size),
-            callbacks=callbacks,
-            shuffle=False,  # each epoch is shuffled by its own seed
-            verbose=verbose,
-        )
+        # The task's own callbacks too (a stateful language model's resets).
+        return self.run.fit(model, batch_size, initial_epoch, epochs, callbacks or [],
+                            verbose=verbose)
 
 
 class TrialReports:
     """Mixed into a keras-tuner tuner: one line per trial, failures loudly."""
 
+    @compat.private_override("keras_tuner.Tuner._populate_initial_space")
     def _populate_initial_space(self):
         # keras-tuner builds a model to find conditional hyperparameters;
         # these spaces have none, and the chief has no data to build with.
@@ -216,7 +211,7 @@ def tune(args):
     run = None
     if not is_chief:
         train, validation = TASKS[task].load_data(config, args.data)
-        run = TASKS[task].Run(config, train, validation)
+        run = RUN_CLASSES[task](config, train, validation)
     hypermodel = TaskHyperModel(task, config, space, args.max_epochs, run)
     # Workers and resumed searches reload what is there (keras-tuner's
     # overwrite=False); a fresh one starts clean.

@@ -39,7 +39,7 @@ def test_within_tolerance_is_the_papers_success_test():
 def test_evaluate_counts_the_sequences_within_tolerance():
     config = _config()
     train, validation = adding.load_data(config)
-    run = adding.Run(config, train, validation)
+    run = adding.AddingRun(config, train, validation)
 
     def constant_half(inputs, **kwargs):
         return np.full((len(inputs), 1), 0.5, "float32")

@@ -47,7 +47,7 @@ def config(**training):
 
 
 def test_stateful_batches_continue_each_row_of_the_stream():
-    run = task.Run(config(), *task.split_text(verse(), 0.2))
+    run = task.LanguageModelRun(config(), *task.split_text(verse(), 0.2))
     inputs, targets = epoch(run, 0)
     offset = run._epoch_offset(0)
     rows = (len(run.train_ids) - offset) // 3
@@ -62,7 +62,7 @@ def test_stateful_batches_continue_each_row_of_the_stream():
 
 def test_every_epoch_cuts_the_same_number_of_batches_from_its_own_offset():
     for stateful in (True, False):
-        run = task.Run(config(stateful=stateful), *task.split_text(verse(), 0.2))
+        run = task.LanguageModelRun(config(stateful=stateful), *task.split_text(verse(), 0.2))
         offsets = {run._epoch_offset(epoch) for epoch in range(6)}
         assert len(offsets) > 1  # windows straddle new boundaries
         steps = run.steps_per_epoch(3)
@@ -76,7 +76,7 @@ def test_every_epoch_cuts_the_same_number_of_batches_from_its_own_offset():
 
 
 def test_independent_windows_are_shuffled_and_targets_shift_by_one():
-    run = task.Run(config(stateful=False), *task.split_text(verse(), 0.2))
+    run = task.LanguageModelRun(config(stateful=False), *task.split_text(verse(), 0.2))
     inputs, targets = epoch(run, 0)
     np.testing.assert_array_equal(targets[..., :-1], inputs[..., 1:])
     first = inputs.reshape(-1, 5)
@@ -87,7 +87,7 @@ def test_independent_windows_are_shuffled_and_targets_shift_by_one():
 
 
 def test_stream_loss_equals_the_mean_token_loss_of_one_read():
-    tokenizer_run = task.Run(config(), *task.split_text(verse(40), 0.5))
+    tokenizer_run = task.LanguageModelRun(config(), *task.split_text(verse(40), 0.5))
     model = LanguageModel(tokenizer_run.tokenizer.vocabulary_size, cell="lstm", units=8,
                           num_layers=2, embedding_dim=4)
     ids = tokenizer_run.validation_ids[:60]
@@ -100,7 +100,7 @@ def test_stream_loss_equals_the_mean_token_loss_of_one_read():
 
 def test_too_little_text_for_one_batch_is_named():
     with pytest.raises(ValueError, match="validation text has .* fewer than one batch"):
-        task.Run(config(batch_size=8, sequence_length=50), "abc " * 1000, "abc abc\n")
+        task.LanguageModelRun(config(batch_size=8, sequence_length=50), "abc " * 1000, "abc abc\n")
 
 
 @pytest.fixture(scope="module")
@@ -166,9 +166,9 @@ def test_a_language_model_run_needs_a_text_file(tmp_path, capsys):
 
 
 def test_a_stateful_run_zeroes_its_states_where_a_stream_starts_over():
-    run = task.Run(config(), *task.split_text(verse(), 0.2))
+    run = task.LanguageModelRun(config(), *task.split_text(verse(), 0.2))
     assert [type(c).__name__ for c in run.callbacks()] == ["ResetStates"]
-    assert task.Run(config(stateful=False), *task.split_text(verse(), 0.2)).callbacks() == []
+    assert task.LanguageModelRun(config(stateful=False), *task.split_text(verse(), 0.2)).callbacks() == []
     model = run.build_model()
     reset = run.callbacks()[0]
     reset.set_model(model)

@@ -52,7 +52,7 @@ def classifier_config(root, base, **model):
 
 def test_a_classifier_starts_from_the_language_models_weights(word_lm, tmp_path, capsys):
     from zoo import pretrained
-    from training.tasks.classification import Run, load_data
+    from training.tasks.classification import ClassificationRun, load_data
 
     config_path = classifier_config(word_lm["root"], word_lm["base"])
     out = tmp_path / "run"
@@ -78,7 +78,7 @@ def test_a_classifier_starts_from_the_language_models_weights(word_lm, tmp_path,
             "model `tiny_word_lm`.") in card
     # Built afresh, the classifier holds the language model's layers.
 
-    run = Run(config, *load_data(config, str(word_lm["table"])))
+    run = ClassificationRun(config, *load_data(config, str(word_lm["table"])))
     model = run.build_model()
     for name in ("embedding", "recurrent_0"):
         for mine, theirs in zip(model.get_layer(name).get_weights(),
@@ -89,14 +89,14 @@ def test_a_classifier_starts_from_the_language_models_weights(word_lm, tmp_path,
 
 def test_ulmfit_settings_give_each_layer_its_rate_and_epoch(word_lm):
     from training.optimizer import LayerwiseAdam
-    from training.tasks.classification import Run, load_data
+    from training.tasks.classification import ClassificationRun, load_data
     from training.config import read_config_file, resolve
     from training.defaults import TASK_DEFAULTS
 
     path = classifier_config(word_lm["root"], word_lm["base"])
     config = resolve(TASK_DEFAULTS["classification"], read_config_file(path), path)
     config["training"].update(gradual_unfreezing=True, discriminative_lr_factor=2.0)
-    run = Run(config, *load_data(config, str(word_lm["table"])))
+    run = ClassificationRun(config, *load_data(config, str(word_lm["table"])))
     optimizer = run.build_model().optimizer
     steps = run.steps_per_epoch(config["training"]["batch_size"])
     assert isinstance(optimizer, LayerwiseAdam)
@@ -152,13 +152,13 @@ def test_every_member_of_an_ensemble_starts_from_the_language_model(word_lm):
     from zoo import pretrained
     from training.config import read_config_file, resolve
     from training.defaults import TASK_DEFAULTS
-    from training.tasks.classification import Run, load_data
+    from training.tasks.classification import ClassificationRun, load_data
 
     path = classifier_config(word_lm["root"], word_lm["base"])
     config = resolve(TASK_DEFAULTS["classification"], read_config_file(path), path)
     config["model"]["ensemble_size"] = 2
     config["training"]["discriminative_lr_factor"] = 2.0
-    model = Run(config, *load_data(config, str(word_lm["table"]))).build_model()
+    model = ClassificationRun(config, *load_data(config, str(word_lm["table"]))).build_model()
     embedding = pretrained.load_layer("tiny_word_lm", "embedding", base=word_lm["base"])
     for member in ("member_0_", "member_1_"):
         np.testing.assert_array_equal(model.get_layer(member + "embedding").get_weights()[0],
@@ -189,7 +189,7 @@ def test_a_language_model_goes_on_training_from_a_pretrained_one(word_lm, tmp_pa
     assert (saved["cell"], saved["units"], saved["embedding_dim"]) == ("gru", 8, 8)
     # Built afresh, the network is the pretrained one, weight for weight.
     resolved = resolve(TASK_DEFAULTS["language_model"], read_config_file(config), config)
-    run = lm_task.Run(resolved, *lm_task.load_data(resolved, str(text)))
+    run = lm_task.LanguageModelRun(resolved, *lm_task.load_data(resolved, str(text)))
     model = run.build_model()
     for mine, theirs in zip(model.recurrent[0].cell.get_weights(),
                             source.language_model.recurrent[0].cell.get_weights()):

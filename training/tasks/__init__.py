@@ -1,10 +1,8 @@
 """Training tasks: each turns a resolved config into data, a model and metrics.
 
-A task module has `DEFAULTS` (its config with default values, kept as plain
-data in `training/defaults.py`), `load_data` and a run class; `TASKS` maps
-the config's `task` key to it. A run class may add `callbacks()`, the
-Keras callbacks its training needs besides the run's own (the language
-model's reset of its carried states).
+Each module has `DEFAULTS`, `load_data` and one `TaskRun` subclass (the
+contract, declared in `task_run.py`); `TASKS` maps the config's `task` key
+to the module and `RUN_CLASSES` to its run class.
 """
 
 from training.tasks import adding, classification, language_model, translation
@@ -14,4 +12,11 @@ TASKS = {
     "translation": translation,
     "adding": adding,
     "language_model": language_model,
+}
+
+RUN_CLASSES = {
+    "classification": classification.ClassificationRun,
+    "translation": translation.TranslationRun,
+    "adding": adding.AddingRun,
+    "language_model": language_model.LanguageModelRun,
 }

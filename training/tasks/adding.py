@@ -19,6 +19,7 @@ from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
+from training.tasks.task_run import TaskRun
 from zoo.data.synthetic.adding import TOLERANCE, adding_batch
 from zoo.models.sequence_regressor import sequence_regressor
 
@@ -64,7 +65,7 @@ def load_data(config, data_path=None):
             generate(data["validation_sequences"], data["seed"] + 1))
 
 
-class Run:
+class AddingRun(TaskRun):
     """Everything a training run needs for one adding-problem config.
 
     Args:
@@ -72,13 +73,6 @@ class Run:
         train, validation: `Sequences` from `load_data`.
         saved: Unused: the task has no preprocessing to reload.
     """
-
-    def __init__(self, config, train, validation, saved=None):
-        self.config = config
-        self.train, self.validation = train, validation
-
-    def __len__(self):
-        return len(self.train)
 
     def save_preprocessing(self, run_dir):
         """Nothing to save: the inputs are the model's own."""
@@ -101,9 +95,6 @@ class Run:
             len(targets), self.config["training"]["seed"], start_epoch, epochs,
             lambda order: tf.data.Dataset.from_tensor_slices(
                 (tf.gather(inputs, order), tf.gather(targets, order))).batch(batch_size))
-
-    def steps_per_epoch(self, batch_size):
-        return -(-len(self) // batch_size)
 
     def validation_dataset(self, batch_size):
         return tf.data.Dataset.from_tensor_slices(

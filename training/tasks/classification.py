@@ -15,6 +15,7 @@ from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
+from training.tasks.task_run import TaskRun
 from training.tasks.pretrained import load_language_model, take_sizes
 from zoo.data.classification import (
     default_sarcasm_path,
@@ -94,7 +95,7 @@ def load_data(config, data_path=None):
     )
 
 
-class Run:
+class ClassificationRun(TaskRun):
     """Everything a training run needs for one classification config.
 
     Args:
@@ -105,8 +106,7 @@ class Run:
     """
 
     def __init__(self, config, train, validation, saved=None):
-        self.config = config
-        self.train, self.validation = train, validation
+        super().__init__(config, train, validation)
         self.class_names = list(train.class_names)
         # Saved with the run, so evaluating another file keeps this order
         # and rejects labels the model never saw.
@@ -136,9 +136,6 @@ class Run:
 
     def _ids(self, texts):
         return np.asarray(self.vectorizer(np.array(texts, dtype=object)))
-
-    def __len__(self):
-        return len(self.train)
 
     @property
     def vocabulary(self):
@@ -195,9 +192,6 @@ class Run:
             len(labels), self.config["training"]["seed"], start_epoch, epochs,
             lambda order: tf.data.Dataset.from_tensor_slices(
                 (tf.gather(ids, order), tf.gather(labels, order))).batch(batch_size))
-
-    def steps_per_epoch(self, batch_size):
-        return -(-len(self.train) // batch_size)
 
     def validation_dataset(self, batch_size):
         return tf.data.Dataset.from_tensor_slices(

@@ -31,6 +31,7 @@ from training.config import ConfigError
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.pretrained import INHERITED, load_language_model, take_sizes
+from training.tasks.task_run import TaskRun
 from zoo.data.classification import default_sarcasm_path, load_sarcasm, split_labeled_texts
 from zoo.data.language import load_text, split_text
 from zoo.data.translation import load_translation_pairs
@@ -99,7 +100,7 @@ class ResetStates(keras.callbacks.Callback):
     on_epoch_begin = on_test_begin = on_test_end = _reset
 
 
-class Run:
+class LanguageModelRun(TaskRun):
     """Everything a training run needs for one language-model config.
 
     Args:
@@ -109,8 +110,7 @@ class Run:
     """
 
     def __init__(self, config, train, validation, saved=None):
-        self.config = config
-        self.train, self.validation = train, validation
+        super().__init__(config, train, validation)
         pre = config["preprocessing"]
         vocabulary = None
         self.pretrained = None
@@ -174,7 +174,8 @@ class Run:
         return model
 
     def callbacks(self):
-        """What the task adds to a run's callbacks."""
+        """The reset of carried states as each epoch and validation pass
+        begins (a stateful model only)."""
         return [ResetStates()] if self.stateful else []
 
     # --- Batches -------------------------------------------------------------

@@ -12,6 +12,7 @@ import keras
 from training.defaults import TASK_DEFAULTS
 from training.optimizer import make_optimizer
 from training.tasks.epochs import shuffled_epochs
+from training.tasks.task_run import TaskRun
 from zoo.data.translation import (
     default_translation_path,
     group_by_source,
@@ -49,7 +50,7 @@ def load_data(config, data_path=None):
     )
 
 
-class Run:
+class TranslationRun(TaskRun):
     """Everything a training run needs for one translation config.
 
     Args:
@@ -59,8 +60,7 @@ class Run:
     """
 
     def __init__(self, config, train, validation, saved=None):
-        self.config = config
-        self.train, self.validation = list(train), list(validation)
+        super().__init__(config, list(train), list(validation))
         pre = config["preprocessing"]
         vocabularies = [None, None]
         if saved is not None and all((saved / f).exists() for f in VOCABULARY_FILES):
@@ -79,9 +79,6 @@ class Run:
             self.vectorizers.adapt(self.train)
         self.train_arrays = self._arrays(self.train)
         self.validation_arrays = self._arrays(self.validation)
-
-    def __len__(self):
-        return len(self.train)
 
     def _arrays(self, pairs):
         inputs, target_out = self.vectorizers.teacher_forcing_inputs(
@@ -159,9 +156,6 @@ class Run:
         return shuffled_epochs(
             len(self.train), self.config["training"]["seed"], start_epoch, epochs,
             lambda order: self._batches(self.train_arrays, order, batch_size))
-
-    def steps_per_epoch(self, batch_size):
-        return -(-len(self.train) // batch_size)
 
     def validation_dataset(self, batch_size):
         return self._batches(
