@@ -3,10 +3,11 @@
     python -m benchmarks.online_sgd            # writes docs/online_sgd_benchmark.md
     python -m benchmarks.online_sgd --quick    # fewer sequences, prints only
 
-`training.online_sgd.OnlineSGD` trains the paper's networks one sequence
-per update; this times it in sequences per second on one CPU thread, per
-experiment, with the chunk loop compiled by XLA (what `training.reproduce`
-uses) and as a plain `tf.function`, on the same sequences.
+`training.reproduce.online_sgd.OnlineSGD` trains the paper's networks one
+sequence per update; this times it in sequences per second on one CPU
+thread, per experiment, with the chunk loop compiled by XLA (what
+`python -m training.reproduce` uses) and as a plain `tf.function`, on the
+same sequences.
 """
 
 import argparse
@@ -22,9 +23,9 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from training import reproduction  # noqa: E402
-from training.experiments_1997 import experiment  # noqa: E402
-from training.online_sgd import OnlineSGD  # noqa: E402
+from training.reproduce import reproduction  # noqa: E402
+from training.reproduce.experiments import experiment  # noqa: E402
+from training.reproduce.online_sgd import OnlineSGD  # noqa: E402
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "online_sgd_benchmark.md"
 EXPERIMENTS = {"1": {}, "3a": {"T": 100, "N": 3}, "4": {"T": 100}, "6a": {}}

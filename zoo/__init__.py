@@ -1,10 +1,10 @@
 """RNN Zoo: recurrent networks from the 1997 LSTM to GRU, on Keras 3.
 
-The library: recurrent layers (`zoo.layers`), task models and the 1997
-paper's networks (`zoo.models`), data loaders and the paper's synthetic
-tasks (`zoo.data`), gradient-flow diagnostics (`zoo.diagnostics`) and the
-shipped trained models (`zoo.pretrained`). It never imports `training` or
-`serving`.
+The library: recurrent layers (`zoo.layers`), task models (`zoo.models`),
+data loaders and the 1997 paper's synthetic tasks (`zoo.data`),
+gradient-flow diagnostics (`zoo.diagnostics`) and the shipped trained
+models (`zoo.pretrained`). It never imports `training` or `serving`; the
+1997 paper's networks and its reproduction live in `training.reproduce`.
 """
 
 from zoo.startup import native_start_up_held_back

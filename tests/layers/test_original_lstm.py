@@ -7,10 +7,10 @@ import pytest
 
 from tests.layers import numpy_reference
 from tests.layers.autodiff import gradients
+from training.reproduce.networks import build_network
 from zoo.diagnostics.gradient_flow import state_gradients
 from zoo.layers import OriginalLSTM, OriginalLSTMCell
 from zoo.layers.original_lstm import squash_g, squash_h
-from zoo.models.paper_1997 import build_network
 
 # Hochreiter & Schmidhuber 1997, Table 10: weights of each experiment's net.
 TABLE_10 = {

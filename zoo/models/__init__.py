@@ -13,10 +13,11 @@
   priming, O(1)-per-token stepping and sampling, log-likelihood.
 - `language_model_preprocessor.py`: text <-> token ids at character or word
   level, and `TextLanguageModel` (text in, generated text or scores out).
-- `paper_1997.py`: the networks of the 1997 LSTM paper's experiments, as
-  presets (plain data) and a builder.
 - `sequence_regressor.py`: real-valued sequences -> recurrent stack ->
   targets, for the synthetic long-time-lag tasks (the adding problem).
+
+The 1997 paper's networks, which only its reproduction uses, are
+`training.reproduce.networks`.
 
 Importing this package registers every zoo class and function a saved
 `.keras` file may name.

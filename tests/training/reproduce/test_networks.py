@@ -1,10 +1,10 @@
-"""zoo.models.paper_1997.build_network: the paper's networks and their variations."""
+"""training.reproduce.networks.build_network: the paper's networks and their variations."""
 
 import keras
 import numpy as np
 import pytest
 
-from zoo.models.paper_1997 import NETWORKS, build_network
+from training.reproduce.networks import NETWORKS, build_network
 
 
 @pytest.mark.parametrize("cell, layer_type", [("lstm", "LSTM"), ("gru", "GRU"),

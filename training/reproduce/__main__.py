@@ -7,13 +7,14 @@
     python -m training.reproduce --list
 
 EXPERIMENT is the paper's numbering: 1, 2a, 2b, 2c, 3a, 3b, 3c, 4, 5, 6a, 6b
-(`training.experiments_1997` holds each one's data, network, α, stopping
-rule and published figures). Each trial builds the paper's network with its
-initialisation, trains it on line (one plain gradient step on ½ Σ (t - y)²
-per sequence, compiled: `training.online_sgd`) until the paper's stopping
-rule holds or `--max-sequences` have been seen, then tests it as the paper
-does. It prints progress and a summary beside the paper's figures, and
-writes every trial to JSON (`--json`, default runs/reproduce/EXP.json).
+(`training.reproduce.experiments` holds each one's data, network, α,
+stopping rule and published figures). Each trial builds the paper's network
+with its initialisation, trains it on line (one plain gradient step on
+½ Σ (t - y)² per sequence, compiled: `training.reproduce.online_sgd`) until
+the paper's stopping rule holds or `--max-sequences` have been seen, then
+tests it as the paper does (`training.reproduce.reproduction`). It prints
+progress and a summary beside the paper's figures, and writes every trial
+to JSON (`--json`, default runs/reproduce/EXP.json).
 
 Beyond the paper, each reported as such: `--cell lstm|gru|simple_rnn`
 (a modern layer in the 1997 layer's place), `--full-gradient` (full BPTT
@@ -21,7 +22,7 @@ instead of the truncated gradient), `--output-activation linear`,
 `--step-updates` (an update after every step, for Exp. 1, 2a, 2b),
 `--batch-size` and `--learning-rate`. `--rtrl` trains Exp. 1 with the
 paper's own rule instead: truncated RTRL, the weights changed after every
-step (`training.rtrl_1997`). `docs/reproduction.md` has the
+step (`training.reproduce.rtrl`). `docs/reproduction.md` has the
 results and every deviation.
 
 For looking into a run: each OriginalLSTM trial's JSON holds how saturated
@@ -37,8 +38,8 @@ import sys
 
 from training.cli import add_verbose_flag, import_tensorflow
 
-# `training.experiments_1997.EXPERIMENTS` and `zoo.models.paper_1997.CELLS`, named
-# here so that the command line is checked before TensorFlow (a test keeps them equal).
+# `training.reproduce.experiments.EXPERIMENTS` and `training.reproduce.networks.CELLS`,
+# named here so that the command line is checked before TensorFlow (a test keeps them equal).
 EXPERIMENT_NAMES = ("1", "2a", "2b", "2c", "3a", "3b", "3c", "4", "5", "6a", "6b")
 CELL_NAMES = ("original_lstm", "lstm", "gru", "simple_rnn")
 
@@ -83,7 +84,7 @@ def main(argv=None):
 
     if args.list:
         import_tensorflow(args.verbose)
-        from training.experiments_1997 import experiment
+        from training.reproduce.experiments import experiment
 
         for name in EXPERIMENT_NAMES:
             e = experiment(name)
@@ -108,7 +109,7 @@ def main(argv=None):
             parser.error(f"--rtrl applies to Exp. 1 (the 1997 cell with targets at every "
                          f"step), not {args.experiment}")
     import_tensorflow(args.verbose)
-    from training.reproduction import run
+    from training.reproduce.reproduction import run
 
     return run(args, parser.error)
 

@@ -1,6 +1,6 @@
 """The 1997 paper's experiments run as `python -m training.reproduce` asks
-(its command line is `training/reproduce.py`): the trials, their tests and
-the summary beside the paper's figures.
+(its command line is `training/reproduce/__main__.py`): the trials, their
+tests and the summary beside the paper's figures.
 """
 
 import json
@@ -12,9 +12,9 @@ import time
 import keras
 import numpy as np
 
-from training.experiments_1997 import RECENT, experiment
-from training.online_sgd import OnlineSGD
-from training.rtrl_1997 import TruncatedRTRL
+from training.reproduce.experiments import RECENT, experiment
+from training.reproduce.online_sgd import OnlineSGD
+from training.reproduce.rtrl import TruncatedRTRL
 from zoo.data import synthetic
 from zoo.layers import OriginalLSTM
 from zoo.layers.original_lstm import squash_h

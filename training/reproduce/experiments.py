@@ -1,9 +1,10 @@
 """The experiments of Hochreiter & Schmidhuber 1997 (Section 5), as data.
 
 Each `Experiment` names its data generator (`zoo.data.synthetic`), its
-network (`zoo.models.paper_1997.NETWORKS`), its learning rate α (Table 10),
-when training stops (Table 11) and how the trained net is tested, with the
-paper's published figures beside them. `training.reproduce` runs them.
+network (`training.reproduce.networks.NETWORKS`), its learning rate α
+(Table 10), when training stops (Table 11) and how the trained net is
+tested, with the paper's published figures beside them.
+`python -m training.reproduce` runs them.
 
 Stopping rules, in the paper's words where it has them:
 
@@ -24,7 +25,7 @@ import dataclasses
 import numpy as np
 
 from zoo.data import synthetic
-from zoo.models.paper_1997 import build_network
+from training.reproduce.networks import build_network
 
 RECENT = 2000  # the "2000 most recent sequences" of ST3 and Exp. 5
 

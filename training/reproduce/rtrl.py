@@ -23,12 +23,13 @@ and the weights change at once (Δw = α · error · presynaptic activation):
     Δw_{c m}    = α e_s_c(t) ∂s_c(t)/∂w_{c m}
 
 `OriginalLSTM` computes the same truncated gradient by backpropagation
-(a stop-gradient on y^m(t-1)), which `training.online_sgd` applies once per
-sequence. Where targets come at every step (Exp. 1, the embedded Reber
-grammar), the two differ: RTRL moves the weights after every step, and the
-carried derivatives mix the weights of each moment. This module is that
-rule, for the paper's networks, in float64 NumPy: the networks have a few
-hundred weights, so one step is a few dozen small array operations.
+(a stop-gradient on y^m(t-1)), which `training.reproduce.online_sgd`
+applies once per sequence. Where targets come at every step (Exp. 1, the
+embedded Reber grammar), the two differ: RTRL moves the weights after every
+step, and the carried derivatives mix the weights of each moment. This
+module is that rule, for the paper's networks, in float64 NumPy: the
+networks have a few hundred weights, so one step is a few dozen small
+array operations.
 """
 
 import numpy as np
@@ -64,8 +65,8 @@ class TruncatedRTRL:
     has been learned.
 
     Args:
-        model: A network of `zoo.models.paper_1997.build_network` with the
-            1997 cell: an `OriginalLSTM` with output gates, "full"
+        model: A network of `training.reproduce.networks.build_network`
+            with the 1997 cell: an `OriginalLSTM` with output gates, "full"
             recurrence, the truncated gradient, the paper's squashers g and
             h and no dropout, followed by the output layer "output" (logistic
             or linear), which hears the cell outputs only.
@@ -73,7 +74,7 @@ class TruncatedRTRL:
 
     Example:
 
-    >>> from zoo.models.paper_1997 import build_network
+    >>> from training.reproduce.networks import build_network
     >>> net = build_network("reber_3x2", masking=True)
     >>> trainer = TruncatedRTRL(net, learning_rate=0.5)
     >>> x = np.eye(7, dtype="float32")[None, [0, 1, 2]]   # the symbols B, T, P
@@ -207,7 +208,7 @@ class TruncatedRTRL:
             delta[-1] = 0.0  # a unit without a bias keeps none
         W += delta
 
-    # --- the OnlineSGD interface that training.reproduce drives
+    # --- the OnlineSGD interface that training.reproduce.reproduction drives
 
     def run(self, inputs, targets, mask):
         """Trains on a chunk of sequences, one after another.

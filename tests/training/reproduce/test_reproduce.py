@@ -1,4 +1,4 @@
-"""training.online_sgd, training.experiments_1997, training.reproduce and training.reproduction."""
+"""training.reproduce: online_sgd, experiments, the command line (__main__) and reproduction."""
 
 import json
 
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import reproduce, reproduction
-from training.experiments_1997 import EXPERIMENTS, RECENT, experiment
-from training.online_sgd import OnlineSGD
-from zoo.models.paper_1997 import NETWORKS
+from training.reproduce import __main__ as reproduce
+from training.reproduce import reproduction
+from training.reproduce.experiments import EXPERIMENTS, RECENT, experiment
+from training.reproduce.networks import NETWORKS
+from training.reproduce.online_sgd import OnlineSGD
 
 
 def tiny_model(per_step=False):
@@ -349,9 +350,9 @@ def test_cell_states_measure_how_far_the_states_end_from_zero():
 
 
 def test_the_commands_names_are_the_experiments_and_cells():
-    """training/reproduce.py names them to check the command line before TensorFlow."""
-    from training.experiments_1997 import EXPERIMENTS
-    from zoo.models.paper_1997 import CELLS
+    """training/reproduce/__main__.py names them to check the command line before TensorFlow."""
+    from training.reproduce.experiments import EXPERIMENTS
+    from training.reproduce.networks import CELLS
 
     assert reproduce.EXPERIMENT_NAMES == EXPERIMENTS
     assert reproduce.CELL_NAMES == CELLS

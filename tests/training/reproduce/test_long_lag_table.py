@@ -1,12 +1,12 @@
-"""`training.long_lag_table`: the protocol's runs, the CSV and docs/cells.md's table."""
+"""`training.reproduce.long_lag_table`: the protocol's runs, the CSV and docs/cells.md's table."""
 
 import csv
 
 import numpy as np
 import pytest
 
-from training import long_lag_table
-from training.long_lag_table import FIELDS, TASKS, Task
+from training.reproduce import long_lag_table
+from training.reproduce.long_lag_table import FIELDS, TASKS, Task
 
 TINY_ADDING = Task("adding8", "adding", 8, 256)
 TINY_COPY = Task("copy3", "copy", 3, 256)
@@ -96,7 +96,7 @@ def test_the_table_shows_success_failure_and_what_is_missing(tmp_path):
     lines = text.splitlines()
     gru = next(line for line in lines if line.startswith("| `gru` |"))
     assert "| no (11% right at 256,000) | not run | **12,288** | not run | 1,234 |" in gru
-    assert "`KERAS_BACKEND=jax python -m training.long_lag_table --cells gru`" in gru
+    assert "`KERAS_BACKEND=jax python -m training.reproduce.long_lag_table --cells gru`" in gru
     assert "diverged at 384" in next(line for line in lines if line.startswith("| `mgu` |"))
     assert "not run: T = 500 unsolved" in next(line for line in lines
                                                 if line.startswith("| `janet` |"))
@@ -113,7 +113,8 @@ def test_the_docs_table_is_the_one_the_results_file_gives(tmp_path):
     doc.write_text(long_lag_table.CELLS_DOC.read_text())
     long_lag_table.write_docs(long_lag_table.RESULTS, doc)
     assert doc.read_text() == long_lag_table.CELLS_DOC.read_text(), (
-        "docs/cells.md's long-lag table is stale: python -m training.long_lag_table --write-docs")
+        "docs/cells.md's long-lag table is stale: "
+        "python -m training.reproduce.long_lag_table --write-docs")
 
 
 def test_longer_lags_wait_for_the_shorter_one_to_be_solved(tmp_path, monkeypatch, capsys):

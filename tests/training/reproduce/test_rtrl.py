@@ -1,4 +1,4 @@
-"""training.rtrl_1997: the 1997 paper's truncated RTRL, checked against
+"""training.reproduce.rtrl: the 1997 paper's truncated RTRL, checked against
 backpropagation through the OriginalLSTM layer's truncated gradient."""
 
 import keras
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.rtrl_1997 import TruncatedRTRL
-from zoo.models.paper_1997 import build_network
+from training.reproduce.networks import build_network
+from training.reproduce.rtrl import TruncatedRTRL
 
 pytestmark = pytest.mark.tensorflow_only  # the reference gradients use tf.GradientTape
 
@@ -115,7 +115,7 @@ def test_bad_arguments_are_named():
 
 def test_docstring_example_runs():
     from tests.doctests import run_docstring_examples
-    from training import rtrl_1997
+    from training.reproduce import rtrl
 
-    results = run_docstring_examples([rtrl_1997])
+    results = run_docstring_examples([rtrl])
     assert results.attempted >= 4 and results.failed == 0

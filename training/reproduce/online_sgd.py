@@ -21,7 +21,8 @@ every step too. `step_updates=True` does the same: after step t the
 weights move by -α ∂E(t)/∂w, E(t) being step t's error, with the sequence
 up to t recomputed under the current weights (RTRL carries its
 derivatives forward under the weights of each moment instead; that rule
-is `training.rtrl_1997`). It costs one forward and backward pass per step.
+is `training.reproduce.rtrl`). It costs one forward and backward pass per
+step.
 """
 
 import numpy as np

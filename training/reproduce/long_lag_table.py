@@ -1,8 +1,8 @@
 """Every cell of the catalogue on the same long-time-lag tasks: the table of docs/cells.md.
 
-    python -m training.long_lag_table --cells mgu janet            # their four rows' tasks
-    python -m training.long_lag_table --cells all --tasks adding1000
-    python -m training.long_lag_table --write-docs                 # the table from the CSV only
+    python -m training.reproduce.long_lag_table --cells mgu janet   # their four rows' tasks
+    python -m training.reproduce.long_lag_table --cells all --tasks adding1000
+    python -m training.reproduce.long_lag_table --write-docs        # the table from the CSV only
 
 The protocol is the same for every cell, the modern one (each cell's own
 paper tunes its own, so the rows compare cells with one another, not with
@@ -53,10 +53,11 @@ from pathlib import Path
 
 from training.cli import add_verbose_flag, import_tensorflow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "long_lag.csv"
 CELLS_DOC = ROOT / "docs" / "cells.md"
-TABLE_START = "<!-- long-lag table: written by python -m training.long_lag_table -->"
+TABLE_START = ("<!-- long-lag table: written by "
+               "python -m training.reproduce.long_lag_table -->")
 TABLE_END = "<!-- end of the long-lag table -->"
 
 UNITS = 32
@@ -246,8 +247,8 @@ def table(results, cells, seed=0):
         entries = [cell_entry(results.get((cell, name, seed))) for name in TASKS]
         adding = results.get((cell, "adding100", seed))
         parameters = f"{int(adding['parameters']):,}" if adding else ""
-        lines.append(f"| `{cell}` | {' | '.join(entries)} | {parameters} | "
-                     f"`KERAS_BACKEND=jax python -m training.long_lag_table --cells {cell}` |")
+        lines.append(f"| `{cell}` | {' | '.join(entries)} | {parameters} | `KERAS_BACKEND=jax "
+                     f"python -m training.reproduce.long_lag_table --cells {cell}` |")
     longest = TASKS["adding1000"]
     ran = [cell for cell in cells if (cell, longest.name, seed) in results]
     bridged = [cell for cell in ran if results[(cell, longest.name, seed)]["outcome"] == "solved"]
@@ -284,7 +285,7 @@ def write_docs(results_path=RESULTS, doc_path=CELLS_DOC, cells=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m training.long_lag_table",
+        prog="python -m training.reproduce.long_lag_table",
         description="Train cells on the long-lag tasks by one protocol; write docs/cells.md's table.",
     )
     parser.add_argument("--cells", nargs="+", default=[],
