@@ -45,6 +45,20 @@ CELL_NAMES = ("original_lstm", "lstm", "gru", "simple_rnn")
 
 
 def main(argv=None):
+    """Parses and checks `argv`, then runs the trials; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        return list_experiments(args.verbose)
+    check(args, parser.error)
+    import_tensorflow(args.verbose)
+    from training.reproduce.reproduction import run
+
+    return run(args, parser.error)
+
+
+def build_parser():
+    """The command line's flags."""
     parser = argparse.ArgumentParser(
         prog="python -m training.reproduce",
         description="Reproduce a 1997 LSTM experiment (Hochreiter & Schmidhuber, Section 5).",
@@ -80,38 +94,45 @@ def main(argv=None):
     parser.add_argument("--snapshot-every", type=int,
                         help="keep the weights every N sequences (EXP.seedS.weights.npz by the JSON)")
     add_verbose_flag(parser)
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.list:
-        import_tensorflow(args.verbose)
-        from training.reproduce.experiments import experiment
 
-        for name in EXPERIMENT_NAMES:
-            e = experiment(name)
-            print(f"{name:3} {e.title} (network {e.network}, α {e.learning_rate}, stop {e.stop})")
-        return 0
+def list_experiments(verbose):
+    """Prints each experiment with its network, α and stopping rule; returns 0."""
+    import_tensorflow(verbose)
+    from training.reproduce.experiments import experiment
+
+    for name in EXPERIMENT_NAMES:
+        e = experiment(name)
+        print(f"{name:3} {e.title} (network {e.network}, α {e.learning_rate}, stop {e.stop})")
+    return 0
+
+
+def check(args, fail):
+    """Calls `fail(message)` (which exits) for what the flags alone rule out."""
     if args.experiment is None:
-        parser.error("an EXPERIMENT is required (or --list)")
+        fail("an EXPERIMENT is required (or --list)")
     if args.full_gradient and args.cell != "original_lstm":
-        parser.error(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
+        fail(f"--full-gradient applies to --cell original_lstm only, not {args.cell}")
     for flag in ("trials", "max_sequences", "batch_size", "chunk", "snapshot_every"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+            fail(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
     if args.rtrl:
-        clashes = [flag for flag, on in (
-            ("--step-updates", args.step_updates), ("--full-gradient", args.full_gradient),
-            (f"--cell {args.cell}", args.cell != "original_lstm"),
-            (f"--batch-size {args.batch_size}", args.batch_size != 1)) if on]
-        if clashes:
-            parser.error(f"--rtrl is the paper's on-line rule for its own cell; "
-                         f"drop {', '.join(clashes)}")
-        if args.experiment != "1":
-            parser.error(f"--rtrl applies to Exp. 1 (the 1997 cell with targets at every "
-                         f"step), not {args.experiment}")
-    import_tensorflow(args.verbose)
-    from training.reproduce.reproduction import run
+        check_rtrl(args, fail)
 
-    return run(args, parser.error)
+
+def check_rtrl(args, fail):
+    """`--rtrl` is the paper's rule for its own cell on Exp. 1: nothing else goes with it."""
+    clashes = [flag for flag, on in (
+        ("--step-updates", args.step_updates), ("--full-gradient", args.full_gradient),
+        (f"--cell {args.cell}", args.cell != "original_lstm"),
+        (f"--batch-size {args.batch_size}", args.batch_size != 1)) if on]
+    if clashes:
+        fail(f"--rtrl is the paper's on-line rule for its own cell; "
+             f"drop {', '.join(clashes)}")
+    if args.experiment != "1":
+        fail(f"--rtrl applies to Exp. 1 (the 1997 cell with targets at every "
+             f"step), not {args.experiment}")
 
 
 if __name__ == "__main__":

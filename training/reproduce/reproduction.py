@@ -302,6 +302,30 @@ def run(args, fail):
     `fail(message)` reports a command-line problem found only now (the
     experiment's own options) and exits with status 2.
     """
+    exp = build_experiment(args, fail)
+    options = {k: v for k, v in exp.options.items() if not k.endswith("_strings")}
+    gradient = describe_gradient(args)
+    report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
+           f"{args.output_activation} outputs, α {exp.learning_rate}, batch size {args.batch_size}, "
+           f"stop {exp.stop}")
+    path = pathlib.Path(args.json or f"runs/reproduce/{exp.name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trials = [run_trial(exp, args, i, path) for i in range(args.trials)]
+    summary = summarize(exp, trials)
+    report(f"summary: {json.dumps(summary)}")
+    report(f"paper ({exp.paper['table']}): {json.dumps({k: v for k, v in exp.paper.items() if k != 'table'})}")
+    path.write_text(json.dumps(record(exp, args, options, gradient, summary, trials), indent=2) + "\n")
+    report(f"wrote {path}")
+    return 0 if summary["success_percent"] > 0 else 1
+
+
+def report(line):
+    """A line of progress for the person watching, at once."""
+    print(line, flush=True)
+
+
+def build_experiment(args, fail):
+    """The experiment `args` name, with their options; `fail`s on a bad one."""
     try:
         exp = experiment(
             args.experiment, T=args.T, N=args.N, p=args.p, q=args.q, n_seq=args.n_seq,
@@ -313,41 +337,39 @@ def run(args, fail):
     if args.step_updates and not exp.per_step:
         fail(f"--step-updates applies to Exp. 1, 2a and 2b (targets at every step), "
              f"not {args.experiment}")
+    return exp
 
-    def report(line):
-        print(line, flush=True)
 
-    options = {k: v for k, v in exp.options.items() if not k.endswith("_strings")}
-    gradient = "full BPTT" if args.full_gradient else "the paper's truncated gradient"
-    if args.cell != "original_lstm":
-        gradient = "full BPTT"
+def describe_gradient(args):
+    """How the trials learn, in words, for the report and the record."""
     if args.rtrl:
-        gradient = "the paper's truncated RTRL"
-    report(f"Experiment {exp.name}: {exp.title}; {options}; cell {args.cell} ({gradient}), "
-           f"{args.output_activation} outputs, α {exp.learning_rate}, batch size {args.batch_size}, "
-           f"stop {exp.stop}")
-    path = pathlib.Path(args.json or f"runs/reproduce/{exp.name}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    trials = []
-    for i in range(args.trials):
-        trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
-                      args.full_gradient, args.output_activation, args.step_updates,
-                      args.rtrl, args.snapshot_every)
-        result = trial.run(args.max_sequences, report)
-        trials.append(result)
-        if trial.snapshots:
-            weights = path.with_name(f"{path.stem}.seed{trial.seed}.weights.npz")
-            np.savez(weights, **trial.snapshots)
-            result["snapshots"] = weights.name
-        outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
-        report(f"trial {i + 1}/{args.trials} (seed {result['seed']}): {outcome} "
-               f"({result['sequences_trained']:,} sequences, {result['seconds']:.0f} s, "
-               f"{result['sequences_per_second']:,.0f}/s); test {result['test']}")
-    summary = summarize(exp, trials)
-    report(f"summary: {json.dumps(summary)}")
-    report(f"paper ({exp.paper['table']}): {json.dumps({k: v for k, v in exp.paper.items() if k != 'table'})}")
+        return "the paper's truncated RTRL"
+    if args.full_gradient or args.cell != "original_lstm":
+        return "full BPTT"
+    return "the paper's truncated gradient"
 
-    record = {
+
+def run_trial(exp, args, i, path):
+    """Trains and tests trial `i` (seed `args.seed + i`), keeps its weight
+    snapshots beside `path`, reports it; returns its result."""
+    trial = Trial(exp, args.seed + i, args.cell, args.batch_size, args.chunk,
+                  args.full_gradient, args.output_activation, args.step_updates,
+                  args.rtrl, args.snapshot_every)
+    result = trial.run(args.max_sequences, report)
+    if trial.snapshots:
+        weights = path.with_name(f"{path.stem}.seed{trial.seed}.weights.npz")
+        np.savez(weights, **trial.snapshots)
+        result["snapshots"] = weights.name
+    outcome = f"success after {result['sequences']:,}" if result["success"] else "no success"
+    report(f"trial {i + 1}/{args.trials} (seed {result['seed']}): {outcome} "
+           f"({result['sequences_trained']:,} sequences, {result['seconds']:.0f} s, "
+           f"{result['sequences_per_second']:,.0f}/s); test {result['test']}")
+    return result
+
+
+def record(exp, args, options, gradient, summary, trials):
+    """What the JSON file holds: the command, the options, every trial, the summary."""
+    return {
         "experiment": exp.name, "title": exp.title, "options": options, "cell": args.cell,
         "learning_rate": exp.learning_rate, "batch_size": args.batch_size, "gradient": gradient,
         "output_activation": args.output_activation,
@@ -355,7 +377,3 @@ def run(args, fail):
         "max_sequences": args.max_sequences, "command": " ".join(sys.argv),
         "paper": exp.paper, "summary": summary, "trials": trials,
     }
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    report(f"wrote {path}")
-    return 0 if summary["success_percent"] > 0 else 1
-
