@@ -104,8 +104,7 @@ def row(path, batch, length, seconds):
 def run(model, quick):
     settings, runs = (QUICK_SETTINGS, QUICK_RUNS) if quick else (SETTINGS, RUNS)
     model_dir = MODELS / model
-    versions = sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
-    version_dir = model_dir / str(versions[-1])
+    version_dir = model_dir / str(zoo.pretrained.version_numbers(model_dir)[-1])
     rows = []
     serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     for batch, length in settings:

@@ -36,6 +36,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from zoo.pretrained import version_numbers
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODELS = ROOT / "savedmodels"
 DOC = ROOT / "docs" / "serving_benchmark.md"
@@ -234,8 +236,7 @@ def naive_server(version_dir, workdir):
 
 def run(model, quick):
     model_dir = MODELS / model
-    version_dir = max((p for p in model_dir.iterdir() if p.name.isdigit()),
-                      key=lambda p: int(p.name))
+    version_dir = model_dir / str(version_numbers(model_dir)[-1])
     requests = QUICK_REQUESTS if quick else REQUESTS
     rows = [{"setting": "in-process SavedModel call", "clients": 1,
              **in_process(version_dir, requests[1])}]

@@ -97,9 +97,21 @@ def model_card(name, base=None):
 
 def saved_model_versions(name, base=None):
     """The SavedModel version numbers of model `name`, ascending."""
-    directory = model_dir(name, base)
-    return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir())
+    return version_numbers(model_dir(name, base))
 
+
+def version_numbers(directory):
+    """The numbers of the version folders (TF Serving's `NAME/VERSION`
+    layout) in `directory`, ascending; [] if it does not exist.
+
+    The two other scans stay apart on purpose: `training.export` checks a
+    version before TensorFlow is imported (and `import zoo` imports it), and
+    the server imports nothing from zoo.
+    """
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir())
 
 # --- Loading -----------------------------------------------------------------
 

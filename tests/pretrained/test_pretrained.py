@@ -205,3 +205,11 @@ def test_saved_model_errors_name_the_path(base, tmp_path):
             pretrained.load_saved_model("tiny", base=base)
     finally:
         shutil.rmtree(version)
+
+
+def test_version_numbers_are_the_numbered_folders_in_order(tmp_path):
+    for name in ("2", "10", "007", "latest", "3.1"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "5").write_text("a file, not a version")
+    assert pretrained.version_numbers(tmp_path) == [2, 7, 10]
+    assert pretrained.version_numbers(tmp_path / "missing") == []
