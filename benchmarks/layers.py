@@ -347,7 +347,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one shape, few runs")
     parser.add_argument("--rounds", type=int, default=2, help="alternating passes over layers")
     parser.add_argument("--runs", type=int, default=7, help="timed calls per process")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of each framework")
     parser.add_argument("--suite", choices=sorted(SUITES), default="families",
                         help="which layers and shapes (default: families)")
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES),

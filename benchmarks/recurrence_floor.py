@@ -144,8 +144,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.recurrence_floor",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few runs, no docs")
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=15, help="timed runs; the median is reported")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of each framework")
     parser.add_argument("--worker", choices=("tf", "tf_xla", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

@@ -98,7 +98,8 @@ def parse_args(argv):
         help="override any config field, e.g. --set model.units=128 (repeatable)",
     )
     parser.add_argument("--out", help="run directory (default runs/ENTRY-TIMESTAMP)")
-    parser.add_argument("--strategy", default="auto", choices=STRATEGY_NAMES)
+    parser.add_argument("--strategy", default="auto", choices=STRATEGY_NAMES,
+                        help="tf.distribute strategy (auto: a TPU, else several GPUs, else one device)")
     parser.add_argument(
         "--mixed-precision", action="store_true",
         help="mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU",

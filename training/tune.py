@@ -60,17 +60,19 @@ def parse_args(argv):
         prog="python -m training.tune",
         description="Search a task's hyperparameters with keras-tuner.",
     )
-    parser.add_argument("task", choices=sorted(TUNING_TASKS))
+    parser.add_argument("task", choices=sorted(TUNING_TASKS), help="the task to tune")
     parser.add_argument("--data", help="data file (default: the config's, or a download)")
     parser.add_argument("--config", help="base config: a zoo entry or a path (default per task)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a base config field (repeatable)")
-    parser.add_argument("--tuner", choices=TUNER_NAMES, default="random")
+    parser.add_argument("--tuner", choices=TUNER_NAMES, default="random",
+                        help="keras-tuner's search algorithm (default: random)")
     parser.add_argument("--max-trials", type=int, default=10,
                         help="trials to run (random, bayesian, grid)")
     parser.add_argument("--max-epochs", type=int, default=3,
                         help="epochs per trial (hyperband: the most a trial gets)")
-    parser.add_argument("--directory", default="tuning")
+    parser.add_argument("--directory", default="tuning",
+                        help="where the trials are kept (default: tuning/)")
     parser.add_argument("--project", help="project name (default: TASK)")
     parser.add_argument("--strategy", choices=TUNER_STRATEGIES, default="auto",
                         help="tf.distribute strategy each trial trains under")

@@ -63,11 +63,13 @@ def build_parser():
         prog="python -m training.reproduce",
         description="Reproduce a 1997 LSTM experiment (Hochreiter & Schmidhuber, Section 5).",
     )
-    parser.add_argument("experiment", nargs="?", choices=EXPERIMENT_NAMES)
+    parser.add_argument("experiment", nargs="?", choices=EXPERIMENT_NAMES,
+                        help="the experiment (--list describes them)")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
-    parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=1, help="independent trials (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="trial i uses seed + i")
-    parser.add_argument("--max-sequences", type=int, default=1_000_000)
+    parser.add_argument("--max-sequences", type=int, default=1_000_000,
+                        help="training sequences a trial may see before it counts as failed")
     parser.add_argument("--cell", choices=CELL_NAMES, default="original_lstm",
                         help="the paper's OriginalLSTM, or a modern layer in its place")
     parser.add_argument("--batch-size", type=int, default=1,

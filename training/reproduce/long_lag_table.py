@@ -290,8 +290,9 @@ def main(argv=None):
     )
     parser.add_argument("--cells", nargs="+", default=[],
                         help="catalogue names, or all (default: none, with --write-docs)")
-    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS),
+                        help="which tasks (default: all, prerequisites first)")
+    parser.add_argument("--seed", type=int, default=0, help="the trial's seed")
     parser.add_argument("--max-sequences", type=int,
                         help="a budget instead of each task's (with its own --results)")
     parser.add_argument("--results", default=str(RESULTS), help="the CSV (default docs/long_lag.csv)")

@@ -294,8 +294,8 @@ def main(argv=None):
     parser.add_argument("--out", default="docs", help="folder for the CSV and PNG")
     parser.add_argument("--T", type=int, default=100, help="sequence length")
     parser.add_argument("--steps", type=int, default=1500, help="training updates")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32, help="sequences per update")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     args = parser.parse_args(argv)
     for name in ("T", "steps", "batch_size"):
         if getattr(args, name) < 1:
