@@ -39,17 +39,26 @@ bind it to an address only the workers can reach (a private network).
 import argparse
 import pathlib
 import sys
+import typing
 
 from training.cli import add_verbose_flag, run_command
 from training.config import ConfigError, entry_path, read_config_file, resolve
 from training.defaults import TASK_DEFAULTS
 from training.search_space import load_space
 
-# TASK -> (the config task it runs, its default base entry, the objective and its direction).
+class TuningTask(typing.NamedTuple):
+    """What a `python -m training.tune TASK` search runs."""
+
+    task: str  # the config task (`training.tasks.TASKS`)
+    entry: str  # the base config, a zoo entry, unless --config names another
+    objective: str  # the metric keras-tuner compares trials by
+    direction: str  # "max" or "min"
+
+
 TUNING_TASKS = {
-    "sarcasm": ("classification", "sarcasm_lstm", ("val_accuracy", "max")),
-    "translation": ("translation", "translate_spa_eng", ("val_loss", "min")),
-    "adding": ("adding", "adding_lstm", ("val_loss", "min")),
+    "sarcasm": TuningTask("classification", "sarcasm_lstm", "val_accuracy", "max"),
+    "translation": TuningTask("translation", "translate_spa_eng", "val_loss", "min"),
+    "adding": TuningTask("adding", "adding_lstm", "val_loss", "min"),
 }
 TUNER_STRATEGIES = ("auto", "cpu", "mirrored", "tpu")
 TUNER_NAMES = ("bayesian", "grid", "hyperband", "random")
@@ -105,8 +114,9 @@ def parse_args(argv):
 
 def base_config(args):
     """The resolved config the trials start from."""
-    task, entry, _ = TUNING_TASKS[args.task]
-    path = entry_path(args.config or entry)
+    tuning = TUNING_TASKS[args.task]
+    task = tuning.task
+    path = entry_path(args.config or tuning.entry)
     file_config = read_config_file(path)
     if file_config.get("task", "classification") != task:
         raise ConfigError(f"{path}: a {file_config.get('task')!r} config, not a {task} one; "
@@ -125,7 +135,7 @@ def check_before_tensorflow(args):
     if args.resume and not is_worker and not (project_dir / "oracle.json").exists():
         raise ConfigError(f"--resume: {project_dir} holds no search to continue")
     base_config(args)  # the config's keys and types, against the task's defaults
-    load_space(TUNING_TASKS[args.task][0], args.space)
+    load_space(TUNING_TASKS[args.task].task, args.space)
 
 
 def main(argv=None):

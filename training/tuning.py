@@ -205,8 +205,9 @@ def tune(args):
     is_chief = bool(args.chief) and not is_worker
     project_dir = pathlib.Path(args.directory) / args.project
     config = base_config(args)
-    task, _, objective = TUNING_TASKS[args.task]
-    objective = keras_tuner.Objective(*objective)
+    tuning = TUNING_TASKS[args.task]
+    task = tuning.task
+    objective = keras_tuner.Objective(tuning.objective, tuning.direction)
     space = load_space(task, args.space)
     run = None
     if not is_chief:
