@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from training.config import ConfigError
+from zoo.compat import optimizer_variable_path
 
 SCHEDULES = ("constant", "cosine")
 
@@ -41,7 +42,7 @@ class LayerwiseAdam(keras.optimizers.Adam):
 
     def _group(self, variable):
         """The group of `variable` (a weight this optimizer was built for)."""
-        path = self._trainable_variables[self._get_variable_index(variable)].path
+        path = optimizer_variable_path(self, variable)
         names = set(path.split("/"))
         for group in self.groups:
             if names & set(group["layers"]):

@@ -72,7 +72,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.saved_model import fingerprinting_utils  # private; TF is pinned
 from google.protobuf import text_format
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
@@ -83,6 +82,7 @@ from training.export import (DEFAULT_BASE, MODELS_CONFIG, ExportError, check_run
 from training.graph_ops import non_core_ops, saved_model_ops, xla_compiled_functions
 from training.model_card import directory_size, run_data_path, shown_path
 from training.tasks import TASKS
+from zoo import compat
 from zoo.diagnostics.text_gates import text_gates
 from zoo.layers.xla_loop import keras_loop
 # Importing any zoo module registers the zoo's layers and models with Keras,
@@ -178,17 +178,12 @@ def archive_of(model):
     endpoints capture the `tf.Variable`s inside them; TensorFlow's
     checkpoint sees two objects and writes every weight twice
     (keras-team/keras#23553). With the inner variables in the collections
-    the two references are one object, saved once.
+    the two references are one object, saved once
+    (`zoo.compat.store_export_variables_once`).
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    trackable = archive._tf_trackable  # no public handle on the collections
-    for name in ("variables", "trainable_variables", "non_trainable_variables"):
-        collection = getattr(trackable, name)
-        setattr(trackable, name, [
-            v.value if isinstance(v, keras.Variable) else v for v in collection
-        ])
-    return archive
+    return compat.store_export_variables_once(archive)
 
 
 def add_gates_endpoint(archive, model):
@@ -342,7 +337,7 @@ def set_method_name(export_dir, signature, method_name):
         meta_graph.signature_def[signature].method_name = method_name
     path.write_bytes(saved_model.SerializeToString())
     # fingerprint.pb holds a checksum of saved_model.pb; keep it true.
-    fingerprinting_utils.write_fingerprint(str(export_dir))
+    compat.write_fingerprint(export_dir)
 
 
 # --- Warmup ------------------------------------------------------------------

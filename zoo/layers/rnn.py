@@ -16,11 +16,8 @@ recurrence engine.
 
 import keras
 from keras import ops
-# Keras's RNN layer pre-generates dropout masks (one per sequence, reused at
-# every step, as the JAX backend needs a stateless loop) only for cells that
-# derive from this mixin; it has no public alias in Keras 3.15.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from zoo.compat import DropoutRNNCell  # a private Keras mixin: see zoo/compat.py
 from zoo.layers import xla_loop
 
 # Base-layer keys a cell's config carries that its layer sets for itself.
