@@ -49,14 +49,14 @@ Every model also has
                      greedy translation that the layer "decoder" reads
                      (`zoo.diagnostics.text_gates`)
 
-The check: a fresh Python process, which never imports `zoo`, loads the new
-version as TF Serving does (a TF1 session over the SignatureDefs, so an
-omitted `beam_width` takes its default), runs a batch of texts through every
-signature, and the outputs must match the Keras model's (scores within
-1e-5, translations and seeded generations exactly, log-likelihoods within
-1e-4 nats, gates within 1e-4); and every op of the graph must be core
-TensorFlow (`training/graph_ops.py`). A version that fails is deleted.
-Errors exit with status 2 and name what was wrong.
+The check: a fresh Python process (`python -m training.check_export`),
+which never imports `zoo`, loads the new version as TF Serving does (a TF1
+session over the SignatureDefs, so an omitted `beam_width` takes its
+default), runs a batch of texts through every signature, and the outputs
+must match the Keras model's (scores within 1e-5, translations and seeded
+generations exactly, log-likelihoods within 1e-4 nats, gates within 1e-4);
+and every op of the graph must be core TensorFlow (`training/graph_ops.py`).
+A version that fails is deleted. Errors exit with status 2 and name what was wrong.
 """
 
 import json
@@ -66,7 +66,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 
 import keras
 import numpy as np
@@ -377,73 +376,26 @@ def write_warmup(export_dir, logs):
 
 # --- The check ---------------------------------------------------------------
 
-# Runs in a fresh process: loads the SavedModel as TF Serving does (a TF1
-# session over the SignatureDefs) and prints every signature's outputs.
-CHECK_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-
-    request = json.load(sys.stdin)
-    texts = request["texts"]
-
-    def example(text):
-        feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
-        return tf.train.Example(
-            features=tf.train.Features(feature={"text": feature})).SerializeToString()
-
-    def plain(value):
-        if isinstance(value, bytes):
-            return value.decode("utf-8")
-        return [plain(v) for v in value] if isinstance(value, list) else value
-
-    results, methods = {}, {}
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        meta_graph = tf.compat.v1.saved_model.load(session, ["serve"], request["export_dir"])
-        signatures = meta_graph.signature_def
-
-        def run(key, **feeds):
-            signature = signatures[key]
-            fetches = {k: v.name for k, v in signature.outputs.items()}
-            feed = {signature.inputs[k].name: v for k, v in feeds.items()}
-            return {k: plain(v.tolist()) for k, v in session.run(fetches, feed).items()}
-
-        for key, signature in signatures.items():
-            methods[key] = signature.method_name
-        if "prompts" in signatures["serving_default"].inputs:  # a language model
-            for name, options in request["generations"].items():
-                results[name] = run("serving_default", prompts=texts, **options)
-            results["log_prob"] = run("log_prob", texts=texts)
-        else:
-            results["serving_default"] = run("serving_default", text=texts)
-        if "classify" in signatures:
-            results["classify"] = run("classify", inputs=[example(t) for t in texts])
-        if "gates" in signatures:
-            results["gates"] = run("gates", text=request["gates_texts"])
-        if "beam_width" in signatures["serving_default"].inputs:
-            for width in request["beam_widths"]:
-                results[f"beam_width={width}"] = run(
-                    "serving_default", text=texts, beam_width=width)
-    assert "zoo" not in sys.modules, "the SavedModel's loader imported zoo"
-    print(json.dumps({"methods": methods, "results": results}))
-    """
-)
-
-
 def run_check_process(export_dir, texts, widths=(), generations=None):
-    """The CHECK_SCRIPT's report on `export_dir`, from a fresh process.
+    """`python -m training.check_export`'s report on `export_dir`, from a
+    fresh process that never imports `zoo`.
 
     `generations` maps a name to the options of one language-model call.
+    The process runs in the directory holding the `training` package, which
+    also heads its PYTHONPATH, so it finds this checkout's module whatever
+    the caller's working directory.
     """
-    request = {"export_dir": str(export_dir), "texts": list(texts), "beam_widths": list(widths),
+    request = {"texts": list(texts), "beam_widths": list(widths),
                "generations": generations or {}, "gates_texts": list(texts)[:GATES_CHECKED]}
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    root = pathlib.Path(__file__).resolve().parents[1]
+    python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": python_path}
     process = subprocess.run(
-        [sys.executable, "-c", CHECK_SCRIPT],
+        [sys.executable, "-m", "training.check_export", str(pathlib.Path(export_dir).resolve())],
         input=json.dumps(request),
         capture_output=True,
         text=True,
+        cwd=root,
         env=environment,
         timeout=600,
     )
