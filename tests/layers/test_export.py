@@ -2,9 +2,10 @@
 runs in a fresh Python process that never imports `zoo`."""
 
 import json
+import os
+import pathlib
 import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -15,22 +16,24 @@ from zoo.layers import GRU, LSTM, OriginalLSTM, keras_loop
 
 pytestmark = pytest.mark.tensorflow_only
 
-# Loads the SavedModel, runs its serving signature, and proves `zoo` was
-# never imported.
-RELOAD = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    export_dir, inputs, outputs = sys.argv[1:]
-    loaded = tf.saved_model.load(export_dir)
-    serve = loaded.signatures["serving_default"]
-    (name, spec), = serve.structured_input_signature[1].items()
-    result = serve(**{name: tf.constant(np.load(inputs))})
-    np.save(outputs, next(iter(result.values())).numpy())
-    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "zoo")))
-    """
-)
+# The repository root: `python -m tests.layers.reload_export` runs from it.
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def reload_in_fresh_process(export_dir, inputs, outputs):
+    """`tests/layers/reload_export.py` in a new Python process, which loads
+    the SavedModel, runs its serving signature and lists the `zoo` modules
+    it imported."""
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "tests.layers.reload_export", str(export_dir), str(inputs),
+         str(outputs)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": python_path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def every_family_model():
@@ -70,14 +73,7 @@ def test_export_runs_without_zoo_and_uses_core_ops_only(tmp_path):
     assert xla_compiled_functions(export_dir)
 
     np.save(tmp_path / "x.npy", x)
-    run = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(export_dir), str(tmp_path / "x.npy"),
-         str(tmp_path / "y.npy")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = reload_in_fresh_process(export_dir, tmp_path / "x.npy", tmp_path / "y.npy")
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == []
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
