@@ -107,6 +107,9 @@ def version_path(base, name, version=None):
 
 
 def main(argv=None):
+    """`python -m training.export`: checks the arguments before TensorFlow,
+    exports the run (`training.savedmodel.export`) and says how to serve it;
+    0 on success, 2 with the error on standard error."""
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a training run directory (config.json, model.keras)")
