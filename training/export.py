@@ -77,7 +77,11 @@ def check_run_dir(run_dir):
 
 
 def versions(model_dir):
-    """The published version numbers under `model_dir`, ascending."""
+    """The published version numbers under `model_dir`, ascending.
+
+    (`zoo.pretrained.version_numbers` does the same, but importing zoo
+    imports TensorFlow, which this command does only once its arguments
+    are checked.)"""
     model_dir = pathlib.Path(model_dir)
     if not model_dir.is_dir():
         return []

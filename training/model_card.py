@@ -343,77 +343,81 @@ def served_signatures(task):
     return f"{SIGNATURES[task]} and {GATES_SIGNATURE}"
 
 
-def render(name, version, run_dir, config, model, texts, sizes, texts_source):
-    """The model card's Markdown text; `texts_source` says where `texts` come from."""
-    run_dir = pathlib.Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    command, run = training_command(run_dir)
-    task, model_config = config["task"], config["model"]
-    family = model_config["cell"] + (
-        f" ({', '.join(f'{k}={v}' for k, v in model_config.get('cell_options', {}).items())})"
-        if model_config.get("cell_options") else ""
+def _family(model_config):
+    """The cell and its options, as the card names them: "lstm (variant=CIFG)"."""
+    options = model_config.get("cell_options")
+    shown = ", ".join(f"{k}={v}" for k, v in options.items()) if options else ""
+    return model_config["cell"] + (f" ({shown})" if shown else "")
+
+
+def _classifier_description(config, metrics, vocabulary):
+    """`(summary, architecture, values of the known limits)` of a classifier."""
+    model_config = config["model"]
+    class_names = config["data"]["class_names"]
+    summary = (f"Text classifier: raw text in, scores for "
+               f"{', '.join(f'`{c}`' for c in class_names)} out.")
+    architecture = (
+        f"TextVectorization ({vocabulary['vocabulary_size']:,} tokens, "
+        f"{config['preprocessing']['sequence_length']} per text) -> embedding "
+        f"({model_config['embedding_dim']}) -> {model_config['num_layers']} x "
+        f"{'bidirectional ' if model_config['bidirectional'] else ''}{_family(model_config)}, "
+        f"{model_config['units']} units -> {model_config['pooling']} pooling -> "
+        f"dropout {model_config['dropout']} -> softmax over {len(class_names)} classes."
+    ) + _pretrained_note(model_config, "the embedding and recurrent layers")
+    members = model_config.get("ensemble_size", 1)
+    if members > 1:
+        seed = config["training"]["seed"]
+        architecture = (
+            f"An ensemble of {members} such classifiers, trained separately (seeds "
+            f"{seed} to {seed + members - 1}), their probabilities averaged; each: "
+            f"{architecture}"
+        )
+    values = {**config["preprocessing"], **vocabulary, "accuracy": metrics["accuracy"],
+              "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
+    return summary, architecture, values
+
+
+def _language_model_description(config, metrics, vocabulary):
+    """`(summary, architecture, values of the known limits)` of a language model."""
+    model_config, training = config["model"], config["training"]
+    level_name = "character" if config["preprocessing"]["level"] == "char" else "word"
+    summary = (f"Language model, one {level_name} at a time: prompts in, sampled "
+               f"continuations out; texts in, their log-likelihood out.")
+    tied = " (its weights the embedding, tied)" if model_config["tie_embeddings"] else ""
+    windows = ("a continuous stream, the state carried across" if training["stateful"]
+               else "independent")
+    architecture = (
+        f"{level_name.capitalize()} tokens ({vocabulary['vocabulary_size']:,}, padding "
+        f"and [UNK] included) -> embedding ({model_config['embedding_dim']}) -> "
+        f"{model_config['num_layers']} x {_family(model_config)}, {model_config['units']} "
+        f"units -> softmax over the tokens{tied}; locked dropout {model_config['dropout']}. "
+        f"Trained on {windows} windows of {training['sequence_length']} tokens. "
+        f"Generation reads the prompt once and then steps the cell one token at a time."
+    ) + _pretrained_note(model_config, "every weight")
+    return summary, architecture, {**vocabulary, **metrics, "level_name": level_name}
+
+
+def _translator_description(config, model, vocabulary):
+    """`(summary, architecture, values of the known limits)` of a translator."""
+    model_config, family = config["model"], _family(config["model"])
+    architecture = (
+        f"{model_config.get('encoder_layers', 1)} x "
+        f"{'bidirectional ' if model_config.get('bidirectional_encoder') else ''}"
+        f"{family} encoder and a {family} decoder, {model_config['units']} units, "
+        f"embeddings of {model_config['embedding_dim']}, "
+        f"{model_config.get('attention', 'dot')} attention (Luong-style, on the "
+        f"decoder's outputs); {vocabulary['source_vocabulary_size']:,} source "
+        f"and {vocabulary['target_vocabulary_size']:,} target tokens; "
+        f"beam search of width {model.beam_width} by default."
     )
-    vocabulary = vocabulary_sizes(config, model)
-    if task == "classification":
-        summary = (
-            f"Text classifier: raw text in, scores for "
-            f"{', '.join(f'`{c}`' for c in config['data']['class_names'])} out."
-        )
-        architecture = (
-            f"TextVectorization ({vocabulary['vocabulary_size']:,} tokens, "
-            f"{config['preprocessing']['sequence_length']} per text) -> embedding "
-            f"({model_config['embedding_dim']}) -> {model_config['num_layers']} x "
-            f"{'bidirectional ' if model_config['bidirectional'] else ''}{family}, "
-            f"{model_config['units']} units -> {model_config['pooling']} pooling -> "
-            f"dropout {model_config['dropout']} -> softmax over "
-            f"{len(config['data']['class_names'])} classes."
-        )
-        architecture += _pretrained_note(model_config, "the embedding and recurrent layers")
-        members = model_config.get("ensemble_size", 1)
-        if members > 1:
-            architecture = (
-                f"An ensemble of {members} such classifiers, trained separately (seeds "
-                f"{config['training']['seed']} to {config['training']['seed'] + members - 1}), "
-                f"their probabilities averaged; each: {architecture}"
-            )
-        limits_values = {**config["preprocessing"], **vocabulary,
-                         "accuracy": metrics["accuracy"],
-                         "one_in": round(1 / max(1 - metrics["accuracy"], 1e-9))}
-        signatures = served_signatures(task)
-    elif task == "language_model":
-        level = config["preprocessing"]["level"]
-        level_name = "character" if level == "char" else "word"
-        summary = (
-            f"Language model, one {level_name} at a time: prompts in, sampled "
-            f"continuations out; texts in, their log-likelihood out."
-        )
-        architecture = (
-            f"{level_name.capitalize()} tokens ({vocabulary['vocabulary_size']:,}, padding "
-            f"and [UNK] included) -> embedding ({model_config['embedding_dim']}) -> "
-            f"{model_config['num_layers']} x {family}, {model_config['units']} units -> "
-            f"softmax over the tokens"
-            f"{' (its weights the embedding, tied)' if model_config['tie_embeddings'] else ''}; "
-            f"locked dropout {model_config['dropout']}. Trained on "
-            f"{'a continuous stream, the state carried across' if config['training']['stateful'] else 'independent'} "
-            f"windows of {config['training']['sequence_length']} tokens. Generation "
-            f"reads the prompt once and then steps the cell one token at a time."
-        ) + _pretrained_note(model_config, "every weight")
-        limits_values = {**vocabulary, **metrics, "level_name": level_name}
-        signatures = served_signatures(task)
-    else:
-        summary = "Translator: raw source sentences in, translations out."
-        architecture = (
-            f"{model_config.get('encoder_layers', 1)} x "
-            f"{'bidirectional ' if model_config.get('bidirectional_encoder') else ''}"
-            f"{family} encoder and a {family} decoder, {model_config['units']} units, "
-            f"embeddings of {model_config['embedding_dim']}, "
-            f"{model_config.get('attention', 'dot')} attention (Luong-style, on the "
-            f"decoder's outputs); {vocabulary['source_vocabulary_size']:,} source "
-            f"and {vocabulary['target_vocabulary_size']:,} target tokens; "
-            f"beam search of width {model.beam_width} by default."
-        )
-        limits_values = {**config["preprocessing"], **vocabulary}
-        signatures = served_signatures(task)
+    return ("Translator: raw source sentences in, translations out.", architecture,
+            {**config["preprocessing"], **vocabulary})
+
+
+def _data_section(run_dir, config):
+    """`(data file name, the card's Data paragraph)`: the data set's
+    description and license, or the file's path where it is not a known one."""
+    task = config["task"]
     data_path = run_data_path(run_dir, config)
     # Without --data the loader downloaded the task's standard data set.
     data_file = pathlib.Path(data_path).name if data_path else (
@@ -425,6 +429,25 @@ def render(name, version, run_dir, config, model, texts, sizes, texts_source):
             data_file):
         data += (" A file of this name from manythings.org holds Tatoeba sentence pairs, "
                  "CC-BY 2.0 France, with attribution to the Tatoeba contributors.")
+    return data_file, data
+
+
+def render(name, version, run_dir, config, model, texts, sizes, texts_source):
+    """The model card's Markdown text; `texts_source` says where `texts` come from."""
+    run_dir = pathlib.Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    command, run = training_command(run_dir)
+    task = config["task"]
+    vocabulary = vocabulary_sizes(config, model)
+    if task == "classification":
+        summary, architecture, limits_values = _classifier_description(config, metrics, vocabulary)
+    elif task == "language_model":
+        summary, architecture, limits_values = _language_model_description(
+            config, metrics, vocabulary)
+    else:
+        summary, architecture, limits_values = _translator_description(config, model, vocabulary)
+    signatures = served_signatures(task)
+    data_file, data = _data_section(run_dir, config)
     parameters = model.count_params()
     limits = "\n".join(
         f"- {line.format(**limits_values)}"
