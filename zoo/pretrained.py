@@ -165,6 +165,37 @@ def load_keras_file(path):
         raise PretrainedModelError(f"{path}: cannot be loaded ({error})") from None
 
 
+def load_argument(argument, others=()):
+    """The end-to-end Keras model a command's MODEL argument names.
+
+    Args:
+        argument: A shipped model's name (`list()`), a training run
+            directory (its `model.keras`), a model directory `NAME/` (its
+            `NAME.keras`) or a `.keras` file.
+        others: What else the command accepts and reads itself, for the
+            error message (e.g. "a SavedModel version directory").
+
+    Raises:
+        ValueError: naming the argument and what MODEL may be.
+        FileNotFoundError / PretrainedModelError: from the file it names.
+    """
+    path = pathlib.Path(argument)
+    if path.suffix == ".keras" or path.is_file():
+        return load_keras_file(path)
+    if path.is_dir():
+        for keras_file in (path / "model.keras", path / f"{path.name}.keras"):
+            if keras_file.is_file():
+                return load_keras_file(keras_file)
+        raise FileNotFoundError(f"MODEL={argument!r} is a directory without model.keras (a "
+                                f"training run) or {path.name}.keras (a model directory)")
+    if argument in list():
+        return load(argument)
+    kinds = ["a training run directory", "a .keras file", *others]
+    raise ValueError(
+        "MODEL must be a shipped model (" + ", ".join(list()) + "), "
+        + ", ".join(kinds[:-1]) + f" or {kinds[-1]}. Received: MODEL={argument!r}")
+
+
 def load(name, include_preprocessing=True, base=None):
     """Loads pretrained model `name`.
 

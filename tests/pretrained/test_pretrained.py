@@ -213,3 +213,29 @@ def test_version_numbers_are_the_numbered_folders_in_order(tmp_path):
     (tmp_path / "5").write_text("a file, not a version")
     assert pretrained.version_numbers(tmp_path) == [2, 7, 10]
     assert pretrained.version_numbers(tmp_path / "missing") == []
+
+
+def test_load_argument_reads_a_run_a_model_directory_or_a_keras_file(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
+    (tmp_path / "run").mkdir()
+    model.save(tmp_path / "run" / "model.keras")
+    (tmp_path / "mine").mkdir()
+    model.save(tmp_path / "mine" / "mine.keras")
+    for argument in ("run", "mine", "run/model.keras"):
+        loaded = pretrained.load_argument(str(tmp_path / argument))
+        np.testing.assert_array_equal(loaded.get_layer("dense").kernel, model.get_layer("dense").kernel)
+
+
+def test_load_argument_names_what_model_may_be(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"MODEL='.*empty' is a directory without "
+                                                r"model\.keras \(a training run\) or empty\.keras"):
+        pretrained.load_argument(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match=r"a training run directory or a \.keras file\. "
+                                         r"Received: MODEL='nope'"):
+        pretrained.load_argument("nope")
+    with pytest.raises(ValueError, match="a .keras file or a SavedModel version directory. "
+                                         "Received: MODEL='nope'"):
+        pretrained.load_argument("nope", others=["a SavedModel version directory"])
+    with pytest.raises(FileNotFoundError):
+        pretrained.load_argument(str(tmp_path / "missing.keras"))

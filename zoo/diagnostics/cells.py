@@ -230,19 +230,7 @@ def best_cells(states, properties, top=3):
 def load_model(argument):
     """The character `TextLanguageModel` MODEL names: a shipped model's name,
     a training run directory (holding `model.keras`) or a `.keras` file."""
-    path = pathlib.Path(argument)
-    if argument.endswith(".keras") or path.is_file():
-        model = zoo.pretrained.load_keras_file(path)
-    elif path.is_dir():
-        if not (path / "model.keras").is_file():
-            raise FileNotFoundError(f"MODEL={argument!r} is a directory without model.keras")
-        model = zoo.pretrained.load_keras_file(path / "model.keras")
-    elif argument in zoo.pretrained.list():
-        model = zoo.pretrained.load(argument)
-    else:
-        raise ValueError(
-            "MODEL must be a shipped model (" + ", ".join(zoo.pretrained.list()) + "), a "
-            f"training run directory or a .keras file. Received: MODEL={argument!r}")
+    model = zoo.pretrained.load_argument(argument)
     if not isinstance(model, TextLanguageModel):
         raise ValueError(f"MODEL must be a character language model. Received: MODEL="
                          f"{argument!r}, a {type(model).__name__} {model.name!r}")

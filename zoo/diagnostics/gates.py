@@ -74,19 +74,8 @@ def load_gates(model, texts):
         import zoo.pretrained
         from zoo.diagnostics.text_gates import text_gates
 
-        if path.suffix == ".keras" and path.is_file():
-            keras_model = zoo.pretrained.load_keras_file(path)
-        elif (path / "model.keras").is_file():
-            keras_model = zoo.pretrained.load_keras_file(path / "model.keras")
-        elif (path / f"{path.name}.keras").is_file():
-            keras_model = zoo.pretrained.load_keras_file(path / f"{path.name}.keras")
-        elif model in zoo.pretrained.list():
-            keras_model = zoo.pretrained.load(model)
-        else:
-            raise ValueError(
-                "MODEL must be a shipped model (" + ", ".join(zoo.pretrained.list()) + "), a "
-                "training run directory, a .keras file or a SavedModel version directory. "
-                f"Received: MODEL={model!r}")
+        keras_model = zoo.pretrained.load_argument(
+            model, others=["a SavedModel version directory"])
         result = text_gates(keras_model, tf.constant(texts))
     return {key: value.numpy() for key, value in result.items()}
 
