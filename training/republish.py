@@ -66,24 +66,36 @@ def published_facts(version_dir):
                               "data": {"class_names": class_names}}, texts
 
 
+def card_lines(name):
+    """Patterns of the card lines a new version changes: its version, its
+    SavedModel's size, and the signatures it serves."""
+    return (
+        r"\| SavedModel version \| \d+ \(`[^`/]+/\d+/`",
+        r"\| size on disk \| SavedModel [\d.]+ MB",
+        rf"(Served by TensorFlow Serving or `python -m serving` as model `{re.escape(name)}`:\n)"
+        r"[^\n]*\n",
+    )
+
+
+def check_card(card, name):
+    """Raises ExportError unless `card` holds every line `updated_card`
+    rewrites (checked before the export, which takes a while)."""
+    if not all(re.search(pattern, card) for pattern in card_lines(name)):
+        raise ExportError("the model card's version, size or signatures line was not found; "
+                          "export the run again instead")
+
+
 def updated_card(card, name, version, saved_model_bytes, task):
     """The card with its version, SavedModel size and signatures brought up to date."""
     from training.model_card import served_signatures
 
-    card, found_version = re.subn(
-        r"\| SavedModel version \| \d+ \(`[^`/]+/\d+/`",
-        f"| SavedModel version | {version} (`{name}/{version}/`", card)
-    card, found_size = re.subn(
-        r"\| size on disk \| SavedModel [\d.]+ MB",
-        f"| size on disk | SavedModel {saved_model_bytes / 2**20:.1f} MB", card)
-    card, found_signatures = re.subn(
-        rf"(Served by TensorFlow Serving or `python -m serving` as model `{re.escape(name)}`:\n)"
-        r"[^\n]*\n",
-        lambda match: f"{match.group(1)}{served_signatures(task)}.\n", card)
-    if not (found_version and found_size and found_signatures):
-        raise ExportError("the model card's version, size or signatures line was not found; "
-                          "export the run again instead")
-    return card
+    check_card(card, name)
+    version_line, size_line, signatures_line = card_lines(name)
+    card = re.sub(version_line, f"| SavedModel version | {version} (`{name}/{version}/`", card)
+    card = re.sub(size_line, f"| size on disk | SavedModel {saved_model_bytes / 2**20:.1f} MB",
+                  card)
+    return re.sub(signatures_line,
+                  lambda match: f"{match.group(1)}{served_signatures(task)}.\n", card)
 
 
 def republish(model_dir, replace=False):
@@ -109,7 +121,8 @@ def republish(model_dir, replace=False):
         raise ExportError(f"{keras_path}: cannot be loaded ({error})") from None
     drop_optimizers(model)
     target = version_path(model_dir.parent, name)
-    card = updated_card(card_path.read_text(encoding="utf-8"), name, int(target.name), 0, task)
+    card = card_path.read_text(encoding="utf-8")
+    check_card(card, name)
     publish_version(target, config, model, name, texts)
     card = updated_card(card, name, int(target.name), directory_size(target), task)
     partial = model_dir / ".README.md.tmp"
@@ -122,6 +135,8 @@ def republish(model_dir, replace=False):
 
 
 def main(argv=None):
+    """`python -m training.republish`; 0 on success, 2 with the error on
+    standard error."""
     parser = argparse.ArgumentParser(prog="python -m training.republish", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", help="an exported model: BASE/NAME with NAME.keras, "
