@@ -72,12 +72,15 @@ def check(args):
 
 
 def generate(args):
-    import keras
-
+    """Prints `args.samples` continuations of the prompt; 0."""
     from zoo.models.language_model_preprocessor import TextLanguageModel
+    from zoo.pretrained import PretrainedModelError, load_keras_file
 
     path = model_file(args.target)
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = load_keras_file(path)
+    except PretrainedModelError as error:  # damaged, foreign or unsafe; names the file
+        raise ConfigError(str(error)) from None
     if not isinstance(model, TextLanguageModel):
         raise ConfigError(
             f"{path} holds a {type(model).__name__}, not a language model "
@@ -92,7 +95,10 @@ def generate(args):
     return 0
 
 
-USER_ERRORS = (ConfigError, ValueError, OSError)
+# The user's mistakes, reported in one line: a target that is not a
+# language model, or a file that is not a .keras archive this Keras reads.
+# Anything else is a bug, and keeps its traceback.
+USER_ERRORS = (ConfigError, FileNotFoundError)
 
 
 def main(argv=None):

@@ -416,3 +416,9 @@ def test_the_gates_signature_reads_each_character_and_scores_it_as_log_prob(lm_e
     empty = loaded.signatures["gates"](text=tf.constant(["", ""]))
     assert empty["token_count"].numpy().tolist() == [0, 0]
     assert not empty["recurrent_0/forward/h"].numpy().any()
+
+
+def test_generate_names_a_file_that_is_no_keras_model(tmp_path, capsys):
+    (tmp_path / "model.keras").write_text("not a zip archive")
+    assert generate.main([str(tmp_path)]) == 2
+    assert f"{tmp_path / 'model.keras'}: not a .keras file" in capsys.readouterr().err
