@@ -302,7 +302,7 @@ class LanguageModel(keras.Model):
             uniforms = keras.random.uniform((batch, max_length), seed=seed)
         uniforms = ops.cast(uniforms, "float32")
         output = ops.zeros((batch, max_length), dtype="int32")
-        positions = ops.arange(max_length, dtype="int32")[None, :]
+        rows = ops.arange(batch, dtype="int32")
         sizes = [len(layer_states) for layer_states in states]
         # Padding (0) and [UNK] (1) are no text to generate.
         never = ops.arange(self.vocab_size) < 2
@@ -315,7 +315,10 @@ class LanguageModel(keras.Model):
                 start += size
             u = ops.take(uniforms, t, axis=1)
             token = sample(ops.where(never, -1e30, logits), temperature, top_k, top_p, u)
-            output = ops.where(positions == t, token[:, None], output)
+            # Writes column t alone (a scatter, which can update in place),
+            # so each token costs the same however long the output grows.
+            where = ops.stack([rows, ops.full_like(rows, t)], axis=1)
+            output = ops.scatter_update(output, where, ops.cast(token, "int32"))
             logits, states = self.step(token, states)
             return (logits, output, *[s for layer_states in states for s in layer_states])
 
