@@ -482,21 +482,14 @@ def test_retraining_from_a_run_config_uses_its_file_and_checks_it(
     assert retrained["data_fingerprint"]["sha256"] == config["data_fingerprint"]["sha256"]
 
 
-MIRRORED = """
-import sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training import train
-sys.exit(train.main(sys.argv[1:]))
-"""
+# A process whose CPU is split in two logical devices, running `training.train`.
+MIRRORED = ["-m", "tests.on_two_logical_cpus", "training.train"]
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny_config, table_data):
     out = tmp_path / "mirrored"
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tiny_config), "--data", str(table_data),
+        [sys.executable, *MIRRORED, str(tiny_config), "--data", str(table_data),
          "--out", str(out), "--strategy", "mirrored"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )

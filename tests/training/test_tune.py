@@ -258,21 +258,14 @@ def test_a_killed_search_resumes_losing_at_most_the_trial_in_flight(tmp_path, ca
         assert f"trial {trial} COMPLETED" not in resumed
 
 
-MIRRORED = """
-import sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training import tune
-sys.exit(tune.main(sys.argv[1:]))
-"""
+# A process whose CPU is split in two logical devices, running `training.tune`.
+MIRRORED = ["-m", "tests.on_two_logical_cpus", "training.tune"]
 
 
 @pytest.mark.slow  # about a minute on two cores; the mirrored path of training is tested by default
 def test_each_trial_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, "adding", *SMALL, "--directory", str(tmp_path),
+        [sys.executable, *MIRRORED, "adding", *SMALL, "--directory", str(tmp_path),
          "--max-trials", "2", "--strategy", "mirrored"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
