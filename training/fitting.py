@@ -128,6 +128,7 @@ def make_callbacks(run_dir, training, start_epoch, weights, chief, max_seconds=N
 
 
 def _stopped_early(state, training):
+    """Whether early stopping ended the run at its last recorded epoch."""
     patience = training["early_stopping_patience"]
     return patience is not None and state.history[-1]["wait"] >= patience
 
@@ -183,6 +184,7 @@ def average_weights(model, paths):
 
 
 def report(metrics, run_dir):
+    """Prints the best epoch's metrics and where the outputs are."""
     shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     print(f"Best epoch {metrics['best_epoch']}: {shown}")
     print(f"Outputs in {run_dir}")

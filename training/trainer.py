@@ -91,6 +91,7 @@ def data_fingerprint(path):
 
 
 def describe(fingerprint):
+    """A fingerprint in words: its size and the start of its hash."""
     return f"{fingerprint['size']:,} bytes, SHA-256 {fingerprint['sha256'][:16]}..."
 
 
@@ -105,6 +106,7 @@ def default_data_file(config):
 
 
 def same_file(a, b):
+    """Whether paths `a` and `b` name one file (the same path, or links to it)."""
     a, b = os.path.abspath(a), os.path.abspath(b)
     return a == b or (os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b))
 
@@ -184,6 +186,8 @@ def data_file(args, config, source):
 
 
 def run_directory(args):
+    """The run directory: `--out`, or runs/ENTRY-TIMESTAMP; TrainingError if
+    a new run's is taken."""
     if args.out:
         run_dir = pathlib.Path(args.out)
     else:
@@ -197,6 +201,7 @@ def run_directory(args):
 
 
 def versions():
+    """The library versions a run records in run.json."""
     from importlib.metadata import version
 
     return {
