@@ -5,7 +5,10 @@ for Predict (input `x`, DT_FLOAT `[-1]`), with a Regress signature
 (`tensorflow/serving/regress`, tf.Examples with a float feature `x`) and a
 Classify signature (`classify_x`: label `"high"`/`"low"` scored by y).
 `two_inputs` adds `a + b` with a default for `b`; `echo_bytes` returns its
-string input under an alias ending in `_bytes`; `slow` sleeps.
+string input under an alias ending in `_bytes`; `slow` spins for as many
+loop iterations as asked; `gate` marks that it is running and then waits until a
+file exists, so a test holds a request in flight (and a batch thread busy) for
+exactly as long as it needs, whatever the machine's speed or load.
 
 For the demo page: `headlines`, a classifier with a `gates` signature in the
 layout `training/savedmodel.py` exports; `broken`, whose every prediction
@@ -14,6 +17,7 @@ language model, which echo their inputs.
 """
 
 import pathlib
+import time
 
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
@@ -104,6 +108,30 @@ class Slow(tf.Module):
         return {"total": tf.fill(tf.shape(n), total)}
 
 
+class Gate(tf.Module):
+    """Writes `path[0] + ".waiting"` when it starts, then polls until a file
+    matches `path[0]`, and answers `opened` for each row."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="path")])
+    def wait(self, path):
+        waiting = tf.io.write_file(path[0] + ".waiting", "")
+        with tf.control_dependencies([waiting]):
+            none_yet = tf.constant(0)
+        matches = tf.while_loop(lambda found: found == 0,
+                                lambda found: tf.size(tf.io.matching_files(path[0])),
+                                (none_yet,))[0]
+        return {"opened": tf.fill(tf.shape(path), matches > 0)}
+
+
+def wait_for_file(path, timeout=60):
+    """Returns once `path` exists (a gate's `.waiting` mark); fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not pathlib.Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.02)
+
+
 class NoInputs(tf.Module):
     @tf.function(input_signature=[])
     def constant(self):
@@ -113,6 +141,12 @@ class NoInputs(tf.Module):
 def write_slow_model(path):
     module = Slow()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.spin})
+    return pathlib.Path(path)
+
+
+def write_gate_model(path):
+    module = Gate()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.wait})
     return pathlib.Path(path)
 
 

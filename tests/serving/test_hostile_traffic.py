@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from tests.serving.conftest import ROOT, Server
-from tests.serving.saved_models import write_slow_model
+from tests.serving.saved_models import wait_for_file, write_gate_model
 
 pytestmark = pytest.mark.tensorflow_only
 MODEL = "sarcasm_lstm"
@@ -191,24 +191,26 @@ def test_version_that_fails_to_load_says_so_in_its_status(tmp_path):
 
 
 def test_grpc_calls_beyond_the_concurrency_cap_are_refused(tmp_path):
-    write_slow_model(tmp_path / "slow" / "1")
-    running = Server([f"--model_base_path={tmp_path / 'slow'}", "--model_name=slow",
+    write_gate_model(tmp_path / "gate" / "1")
+    running = Server([f"--model_base_path={tmp_path / 'gate'}", "--model_name=gate",
                       "--grpc_max_concurrent_rpcs=1", "--file_system_poll_wait_seconds=0"])
+    opened = tmp_path / "open"
 
-    def spin(steps):
+    def gated(path):
         request = predict_pb2.PredictRequest()
-        request.model_spec.name = "slow"
-        request.inputs["n"].CopyFrom(tf.make_tensor_proto(np.array([steps], np.int64)))
+        request.model_spec.name = "gate"
+        request.inputs["path"].CopyFrom(tf.make_tensor_proto(np.array([str(path)], object)))
         return request
 
     try:
         with grpc.insecure_channel(running.target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            busy = stub.Predict.future(spin(300_000), timeout=60)  # about 2 s
-            time.sleep(0.5)
-            code, details = grpc_error(stub.Predict, spin(1))
-            assert busy.result().outputs["total"].int64_val
-            assert stub.Predict(spin(1), timeout=30).outputs["total"].int64_val == [0]
+            busy = stub.Predict.future(gated(opened), timeout=60)
+            wait_for_file(f"{opened}.waiting")  # the one allowed call is running
+            code, details = grpc_error(stub.Predict, gated(tmp_path))  # would open at once
+            opened.touch()
+            assert busy.result().outputs["opened"].bool_val == [True]
+            assert stub.Predict(gated(tmp_path), timeout=30).outputs["opened"].bool_val == [True]
     finally:
         running.stop()
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from tests.serving.conftest import Server
-from tests.serving.saved_models import write_no_inputs_model, write_slow_model
+from tests.serving.saved_models import (wait_for_file, write_gate_model,
+                                       write_no_inputs_model, write_slow_model)
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -150,22 +151,32 @@ def test_faults_leave_the_other_models_serving(tmp_path, models):
 
 
 def test_sigterm_finishes_requests_in_flight(tmp_path):
-    write_slow_model(tmp_path / "slow" / "1")
-    server = Server([f"--model_base_path={tmp_path / 'slow'}", "--model_name=slow",
+    write_gate_model(tmp_path / "gate" / "1")
+    server = Server([f"--model_base_path={tmp_path / 'gate'}", "--model_name=gate",
                      "--rest_api_timeout_in_ms=60000"])
+    opened = tmp_path / "open"
     result = {}
 
-    def slow_request():
-        result["response"] = requests.post(f"{server.url}/v1/models/slow:predict",
-                                           json={"instances": [5 * 10**5]}, timeout=120)  # ~3 s
+    def gated_request():
+        result["response"] = requests.post(f"{server.url}/v1/models/gate:predict",
+                                           json={"instances": [str(opened)]}, timeout=120)
 
-    thread = threading.Thread(target=slow_request)
+    def stop():
+        result["stopped"] = server.stop(timeout=120)
+
+    thread = threading.Thread(target=gated_request)
     thread.start()
-    time.sleep(0.5)  # the request is running
-    code, log = server.stop(timeout=120)
+    wait_for_file(f"{opened}.waiting")  # the request is running
+    stopper = threading.Thread(target=stop)
+    stopper.start()  # SIGTERM
+    time.sleep(1.0)  # the server is shutting down, waiting for the request
+    opened.touch()
+    stopper.join(120)
     thread.join(120)
+    code, log = result["stopped"]
     assert code == 0
     assert result["response"].status_code == 200
+    assert result["response"].json() == {"predictions": [True]}
     assert "Shutting down: finishing the requests in flight." in log
     assert "Running gRPC ModelServer at 127.0.0.1:" in log
 
