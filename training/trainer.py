@@ -23,7 +23,7 @@ from training.config import ConfigError
 from training.distribute import StrategyError, is_chief, make_strategy
 from training.ensemble import train_ensemble
 from training.fitting import TrainingError, build_model, finish, fit_run, start_epoch_of
-from training.tasks import RUN_CLASSES, TASKS
+from training.tasks import TASKS
 from training.train import FINGERPRINT_KEY, TIME_LIMIT_KEY, check_time_limit, resolve_entry
 from zoo.data.classification import default_sarcasm_path
 from zoo.data.download import DataUnavailableError
@@ -255,7 +255,8 @@ def train(args):
 def load_run(config, data_path, saved=None):
     """The task's `TaskRun` over the splits of `data_path`; TrainingError
     if a split is empty."""
-    train_data, validation_data = TASKS[config["task"]].load_data(config, data_path)
+    task = TASKS[config["task"]]
+    train_data, validation_data = task.load_data(config, data_path)
     for name, part in (("training", train_data), ("validation", validation_data)):
         if len(part) == 0 and data_path is not None:
             raise TrainingError(
@@ -264,7 +265,7 @@ def load_run(config, data_path, saved=None):
                 f"{config['data'].get('validation_fraction')}): use a larger file or "
                 f"another fraction"
             )
-    return RUN_CLASSES[config["task"]](config, train_data, validation_data, saved=saved)
+    return task(config, train_data, validation_data, saved=saved)
 
 
 def write_run_record(args, run, run_dir, strategy):

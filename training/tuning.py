@@ -21,7 +21,7 @@ from training.callbacks import write_text_atomically
 from training.config import ConfigError, apply_overrides
 from training.distribute import StrategyError, make_strategy
 from training.search_space import config_overrides, declare, load_space
-from training.tasks import RUN_CLASSES, TASKS
+from training.tasks import TASKS
 from training.tune import TUNING_TASKS, base_config
 from zoo import compat
 from zoo.data.download import DataUnavailableError
@@ -211,8 +211,7 @@ def tune(args):
     space = load_space(task, args.space)
     run = None
     if not is_chief:
-        train, validation = TASKS[task].load_data(config, args.data)
-        run = RUN_CLASSES[task](config, train, validation)
+        run = TASKS[task](config, *TASKS[task].load_data(config, args.data))
     hypermodel = TaskHyperModel(task, config, space, args.max_epochs, run)
     # Workers and resumed searches reload what is there (keras-tuner's
     # overwrite=False); a fresh one starts clean.

@@ -1,22 +1,18 @@
 """Training tasks: each turns a resolved config into data, a model and metrics.
 
-Each module has `DEFAULTS`, `load_data` and one `TaskRun` subclass (the
-contract, declared in `task_run.py`); `TASKS` maps the config's `task` key
-to the module and `RUN_CLASSES` to its run class.
+Each module holds one `TaskRun` subclass (the contract, declared in
+`task_run.py`) with its `DEFAULTS` and `load_data`; `TASKS` maps the
+config's `task` key to that class.
 """
 
-from training.tasks import adding, classification, language_model, translation
+from training.tasks.adding import AddingRun
+from training.tasks.classification import ClassificationRun
+from training.tasks.language_model import LanguageModelRun
+from training.tasks.translation import TranslationRun
 
 TASKS = {
-    "classification": classification,
-    "translation": translation,
-    "adding": adding,
-    "language_model": language_model,
-}
-
-RUN_CLASSES = {
-    "classification": classification.ClassificationRun,
-    "translation": translation.TranslationRun,
-    "adding": adding.AddingRun,
-    "language_model": language_model.LanguageModelRun,
+    "classification": ClassificationRun,
+    "translation": TranslationRun,
+    "adding": AddingRun,
+    "language_model": LanguageModelRun,
 }

@@ -74,6 +74,9 @@ class AddingRun(TaskRun):
         saved: Unused: the task has no preprocessing to reload.
     """
 
+    DEFAULTS = DEFAULTS
+    load_data = staticmethod(load_data)
+
     def save_preprocessing(self, run_dir):
         """Nothing to save: the inputs are the model's own."""
 

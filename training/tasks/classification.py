@@ -105,6 +105,9 @@ class ClassificationRun(TaskRun):
             the vectorizer is adapted on `train`.
     """
 
+    DEFAULTS = DEFAULTS
+    load_data = staticmethod(load_data)
+
     def __init__(self, config, train, validation, saved=None):
         super().__init__(config, train, validation)
         self.class_names = list(train.class_names)

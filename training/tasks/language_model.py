@@ -109,6 +109,9 @@ class LanguageModelRun(TaskRun):
         saved: A run directory whose vocabulary to reuse (`--resume`).
     """
 
+    DEFAULTS = DEFAULTS
+    load_data = staticmethod(load_data)
+
     def __init__(self, config, train, validation, saved=None):
         super().__init__(config, train, validation)
         pre = config["preprocessing"]

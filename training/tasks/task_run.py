@@ -1,12 +1,12 @@
 """`TaskRun`: what `training.train`, `training.tune` and `training.export`
 ask of a task, declared once.
 
-A task module (`training/tasks/NAME.py`) has `DEFAULTS` (its config at
-default values, kept as plain data in `training/defaults.py`), a
-`load_data(config, data_path)` that returns the training and validation
-splits, and one `TaskRun` subclass over them. The trainer, the tuner and
-the exporter call nothing else, so a new task is those three things and
-an entry in `training.tasks.TASKS`.
+A task module (`training/tasks/NAME.py`) holds one `TaskRun` subclass:
+its `DEFAULTS` (the config at default values, kept as plain data in
+`training/defaults.py`), its `load_data(config, data_path)` (the training
+and validation splits), and the methods below. The trainer, the tuner and
+the exporter call nothing else, so a new task is that class and an entry
+in `training.tasks.TASKS`.
 """
 
 import abc
@@ -32,6 +32,10 @@ class TaskRun(abc.ABC):
             or None to build it from `train`.
     """
 
+    DEFAULTS = None
+    """The task's config at default values (a dict whose `task` is the
+    task's name in `training.tasks.TASKS`); each task sets it."""
+
     def __init__(self, config, train, validation, saved=None):
         self.config = config
         self.train, self.validation = train, validation
@@ -39,6 +43,12 @@ class TaskRun(abc.ABC):
     def __len__(self):
         """Training examples (a language model: training tokens)."""
         return len(self.train)
+
+    @staticmethod
+    @abc.abstractmethod
+    def load_data(config, data_path=None):
+        """The `(train, validation)` splits of `config`'s data, read from
+        `data_path` (a file or folder) or the config's own path."""
 
     @abc.abstractmethod
     def save_preprocessing(self, run_dir):

@@ -59,6 +59,9 @@ class TranslationRun(TaskRun):
         saved: A run directory whose vocabularies to reuse (`--resume`).
     """
 
+    DEFAULTS = DEFAULTS
+    load_data = staticmethod(load_data)
+
     def __init__(self, config, train, validation, saved=None):
         super().__init__(config, list(train), list(validation))
         pre = config["preprocessing"]
