@@ -21,6 +21,13 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def config_text(models):
+    """A `--model_config_file`'s text serving each `{name: base_path}` of `models`."""
+    entries = "".join(f"  config {{ name: '{name}' base_path: '{path}' }}\n"
+                      for name, path in models.items())
+    return f"model_config_list {{\n{entries}}}\n"
+
+
 class Server:
     """A running `python -m serving`; `stop()` sends SIGTERM and returns its log."""
 

@@ -15,32 +15,27 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, config_text
 from tests.serving.saved_models import (wait_for_file, write_gate_model,
                                        write_slow_model)
 
 pytestmark = pytest.mark.tensorflow_only
 
 
-def models_config(path, models):
-    """A `--model_config_file` serving each `(name, base_path)` of `models`."""
-    path.write_text("model_config_list {\n" + "".join(
-        f"  config {{ name: '{name}' base_path: '{base}' }}\n" for name, base in models) + "}\n")
-    return path
-
-
 def test_concurrent_requests_are_batched_and_counted(models, tmp_path):
-    """The one batch thread is held by a `gate` request until all eight clients
-    have sent theirs, so they must share batches whatever the machine's load
-    (an idle queue runs a request at once, so unheld they may run one by one)."""
+    """A `gate` request holds the one batch thread while eight clients send
+    theirs (3 s, against the milliseconds a request takes to arrive), so they
+    share a batch whatever the machine's load; unheld, each might find its
+    queue idle and run alone, as an idle queue runs a request at once."""
     parameters = tmp_path / "batching.config"
     parameters.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 200000 }\n"
                           "num_batch_threads { value: 1 }\nmax_enqueued_batches { value: 4 }\n")
     monitoring = tmp_path / "monitoring.config"
     monitoring.write_text('prometheus_config { enable: true path: "/metrics" }')
     write_gate_model(tmp_path / "gate" / "1")
-    config = models_config(tmp_path / "models.config", (
-        ("half_plus_three", models / "half_plus_three"), ("gate", tmp_path / "gate")))
+    config = tmp_path / "models.config"
+    config.write_text(config_text({"half_plus_three": models / "half_plus_three",
+                                   "gate": tmp_path / "gate"}))
     server = Server([f"--model_config_file={config}", "--enable_batching",
                      f"--batching_parameters_file={parameters}",
                      f"--monitoring_config_file={monitoring}", "--rest_api_num_threads=16"])
@@ -97,9 +92,9 @@ def test_grpc_requests_get_their_own_rows_and_a_client_giving_up_costs_no_one_el
                           "num_batch_threads { value: 1 }\n")
     write_slow_model(tmp_path / "slow" / "1")
     write_gate_model(tmp_path / "gate" / "1")
-    config = models_config(tmp_path / "models.config", (
-        ("half_plus_three", models / "half_plus_three"), ("slow", tmp_path / "slow"),
-        ("gate", tmp_path / "gate")))
+    config = tmp_path / "models.config"
+    config.write_text(config_text({"half_plus_three": models / "half_plus_three",
+                                   "slow": tmp_path / "slow", "gate": tmp_path / "gate"}))
     server = Server([f"--model_config_file={config}", "--enable_batching",
                      f"--batching_parameters_file={parameters}"])
     sizes = [1, 2, 8000, 3, 10000]  # 8000 floats: 32 KB

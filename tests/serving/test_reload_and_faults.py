@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, config_text
 from tests.serving.saved_models import (wait_for_file, write_gate_model,
                                        write_no_inputs_model, write_slow_model)
 
@@ -40,12 +40,6 @@ def publish(source, target):
     temporary = target.parent / f".{target.name}.tmp"
     shutil.copytree(source, temporary)
     os.rename(temporary, target)
-
-
-def config_text(models):
-    entries = "".join(f"  config {{ name: '{name}' base_path: '{path}' }}\n"
-                      for name, path in models.items())
-    return f"model_config_list {{\n{entries}}}\n"
 
 
 def test_versions_and_config_change_under_load_without_a_failed_request(tmp_path, models):
