@@ -207,10 +207,11 @@ def test_grpc_calls_beyond_the_concurrency_cap_are_refused(tmp_path):
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             busy = stub.Predict.future(gated(opened), timeout=60)
             wait_for_file(f"{opened}.waiting")  # the one allowed call is running
-            code, details = grpc_error(stub.Predict, gated(tmp_path))  # would open at once
+            at_once = gated(tmp_path / "gate")  # a path that exists: opens at once
+            code, details = grpc_error(stub.Predict, at_once)
             opened.touch()
             assert busy.result().outputs["opened"].bool_val == [True]
-            assert stub.Predict(gated(tmp_path), timeout=30).outputs["opened"].bool_val == [True]
+            assert stub.Predict(at_once, timeout=30).outputs["opened"].bool_val == [True]
     finally:
         running.stop()
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)
